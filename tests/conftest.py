@@ -1,0 +1,48 @@
+"""Shared test fixtures: the ``../shared`` oracle folder and cached real tokenizers."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("TOOLCALL_SHARED", REPO_ROOT.parent / "shared")).resolve()
+SHARED_REASON = (
+    f"shared test material not found at {SHARED} (set TOOLCALL_SHARED to the folder holding sources/ and "
+    "fixtures/tokenizers/); it is always present in CI"
+)
+requires_shared = pytest.mark.skipif(not (SHARED / "sources").is_dir(), reason=SHARED_REASON)
+
+
+def shared_path(*parts: str) -> Path:
+    """Path inside the shared folder; skips the calling test when it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: {SHARED_REASON}")
+    return path
+
+
+@lru_cache(maxsize=None)
+def _load_tokenizer(family: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(SHARED / "fixtures" / "tokenizers" / family))
+
+
+def load_tokenizer(family: str):
+    """A real tokenizer from ``shared/fixtures/tokenizers/<family>`` (cached per session); skips when absent."""
+    shared_path("fixtures", "tokenizers", family)
+    return _load_tokenizer(family)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not (SHARED / "sources").is_dir():
+        pytest.skip(SHARED_REASON)
+    return SHARED

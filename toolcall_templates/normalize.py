@@ -1,0 +1,78 @@
+"""Public normalization API: one record in, one canonical row out."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .errors import InvalidRecord
+from .schema import Row
+from .sources import detect_format, get_format
+
+
+def normalize(
+    record: Any, fmt: str | None = None, *, source: str | None = None, strict: bool = False, **options: Any
+) -> Row:
+    """Normalize one source record into a canonical row.
+
+    Args:
+        record: the source record (a dict as read from JSON / JSONL / a dataset row).
+        fmt: source format name; auto-detected with ``detect_format`` when omitted.
+        source: the config name stored in ``row["source"]`` (defaults to the format name).
+        strict: reject rows whose calls are undeclared or violate the tool schema instead of warning.
+        options: format-specific options (e.g. ShareGPT ``tags``/``columns`` from a LLaMA-Factory dataset_info entry).
+
+    Raises:
+        InvalidRecord: the record cannot be normalized; the message names the reason.
+    """
+    name = fmt or detect_format(record)
+    module = get_format(name)
+    if not isinstance(record, dict):
+        raise InvalidRecord(f"a record must be a JSON object, got {type(record).__name__}")
+    try:
+        row = module.to_row(record, source=source or name, strict=strict, options=options)
+    except InvalidRecord:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        raise InvalidRecord(f"malformed {name} record: {type(exc).__name__}: {exc}") from exc
+    row["meta"].setdefault("format", name)
+    return row
+
+
+def normalize_batch(
+    batch: dict[str, list[Any]], fmt: str | None = None, *, source: str | None = None, strict: bool = False,
+    **options: Any,
+) -> dict[str, list[Any]]:
+    """Batched form for ``datasets.map(batched=True)``: columns in, canonical columns out.
+
+    Rejected records are kept out of the canonical columns and reported in the ``rejected`` column of a
+    one-element-per-input ``status`` list, so callers can count them: the output has the canonical columns plus
+    ``error`` (None for good rows). Use ``split_rejects`` on the result, or the builder, which does it for you.
+    """
+    keys = list(batch)
+    size = len(batch[keys[0]]) if keys else 0
+    out: dict[str, list[Any]] = {k: [] for k in ("id", "source", "tools", "messages", "meta", "warnings", "error")}
+    for i in range(size):
+        record = {k: batch[k][i] for k in keys}
+        try:
+            row = normalize(record, fmt, source=source, strict=strict, **options)
+        except InvalidRecord as exc:
+            for k in ("id", "source", "tools", "messages", "meta", "warnings"):
+                out[k].append(None if k not in ("tools", "messages", "warnings") else [])
+            out["error"].append(str(exc))
+            continue
+        for k, v in row.items():
+            out[k].append(v)
+        out["error"].append(None)
+    return out
+
+
+def normalize_records(
+    records: Iterable[Any], fmt: str | None = None, *, source: str | None = None, strict: bool = False,
+    **options: Any,
+) -> Iterable[tuple[Any, Row | None, str | None]]:
+    """Stream ``(record, row, error)`` triples: exactly one of ``row`` / ``error`` is set for every record."""
+    for record in records:
+        try:
+            yield record, normalize(record, fmt, source=source, strict=strict, **options), None
+        except InvalidRecord as exc:
+            yield record, None, str(exc)

@@ -1,0 +1,109 @@
+"""The shipped chat templates: lookup, rendering with generation spans, installation on a tokenizer.
+
+The ``jinja/*.jinja`` files are the single source of truth for rendering. A sidecar ``jinja/<name>.json`` holds only
+facts about each file (family, aliases, the special tokens it needs, its stop tokens, default render arguments).
+Rendering goes through transformers' own sandboxed Jinja environment, so output is exactly what
+``tokenizer.apply_chat_template`` gives for the same template.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from .resources import resource_path
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A shipped template and the facts the tokenizer-side code needs about it."""
+
+    name: str
+    """Canonical name, e.g. ``"qwen2.5"``."""
+    family: str
+    """``"glm4"``, ``"qwen"``, ``"llama3"`` or ``"chatml"``: the parser and stop-token rules that apply."""
+    source: str
+    """The Jinja text, with ``{% generation %}`` markers."""
+    aliases: tuple[str, ...] = ()
+    required_tokens: tuple[str, ...] = ()
+    """Special tokens the tokenizer must know (checked by ``apply_tool_template``)."""
+    stop_tokens: tuple[str, ...] = ()
+    """Tokens that end an assistant turn at inference."""
+    default_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Render arguments applied unless the caller overrides them (e.g. Llama's ``date_string``)."""
+    description: str = ""
+
+
+@lru_cache(maxsize=1)
+def _manifest() -> dict[str, dict[str, Any]]:
+    """Facts of every shipped template: ``jinja/<name>.json`` next to ``jinja/<name>.jinja``."""
+    manifest: dict[str, dict[str, Any]] = {}
+    for facts_path in sorted(resource_path("jinja").glob("*.json")):
+        jinja_path = facts_path.with_suffix(".jinja")
+        if jinja_path.exists():
+            facts = json.loads(facts_path.read_text(encoding="utf-8"))
+            manifest[jinja_path.stem] = {**facts, "file": jinja_path.name}
+    return manifest
+
+
+def list_templates() -> list[str]:
+    """Canonical names of all shipped templates."""
+    return sorted(_manifest())
+
+
+def _aliases() -> dict[str, str]:
+    table = {name: name for name in _manifest()}
+    for name, facts in _manifest().items():
+        for alias in facts.get("aliases", []):
+            table[alias] = name
+    return table
+
+
+@lru_cache(maxsize=None)
+def get_template(name: str) -> ChatTemplate:
+    """The shipped template called ``name`` (or one of its aliases)."""
+    canonical = _aliases().get(name)
+    if canonical is None:
+        raise ValueError(f"unknown template {name!r}; available: {', '.join(list_templates())}")
+    facts = _manifest()[canonical]
+    source = (resource_path("jinja") / facts["file"]).read_text(encoding="utf-8")
+    return ChatTemplate(
+        name=canonical,
+        family=facts["family"],
+        source=source,
+        aliases=tuple(facts.get("aliases", [])),
+        required_tokens=tuple(facts.get("required_tokens", [])),
+        stop_tokens=tuple(facts.get("stop_tokens", [])),
+        default_kwargs=dict(facts.get("default_kwargs", {})),
+        description=facts.get("description", ""),
+    )
+
+
+def resolve_template(template: "str | ChatTemplate") -> ChatTemplate:
+    """Accept a name or a ChatTemplate."""
+    return template if isinstance(template, ChatTemplate) else get_template(template)
+
+
+def render(
+    template: "str | ChatTemplate",
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None = None,
+    *,
+    add_generation_prompt: bool = False,
+    **kwargs: Any,
+) -> tuple[str, list[tuple[int, int]]]:
+    """Render one conversation; return the text and the character spans of its ``{% generation %}`` blocks."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    spec = resolve_template(template)
+    texts, spans = render_jinja_template(
+        conversations=[messages],
+        tools=tools,
+        chat_template=spec.source,
+        return_assistant_tokens_mask=True,
+        add_generation_prompt=add_generation_prompt,
+        **{**spec.default_kwargs, **kwargs},
+    )
+    return texts[0], [tuple(span) for span in spans[0]]
