@@ -23,6 +23,7 @@ _MODULE_NAMES: tuple[str, ...] = (
     "glm4",
     "hermes",
     "react",
+    "qwen",
     "sharegpt",
     "glaive",
     "xlam",

@@ -1,0 +1,47 @@
+"""toolcall-templates: canonical tool-calling data, byte-exact chat templates, and exact label masks.
+
+Heavy dependencies (datasets, transformers, torch) are imported lazily by the functions that need them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "InvalidRecord": "errors",
+    "UnknownFormat": "errors",
+    "normalize": "normalize",
+    "normalize_batch": "normalize",
+    "normalize_records": "normalize",
+    "detect_format": "sources",
+    "list_formats": "sources",
+    "features": "schema",
+    "Row": "schema",
+    "Message": "schema",
+    "Tool": "schema",
+    "ToolCall": "schema",
+    "get_template": "templates",
+    "list_templates": "templates",
+    "render": "templates",
+    "apply_tool_template": "install",
+    "parse_tool_calls": "parsing",
+    "parse_assistant": "parsing",
+    "build_dataset": "build",
+    "SourceSpec": "build",
+    "tokenize_conversation": "tokenize",
+    "tokenize_dataset": "tokenize",
+    "pack_dataset": "packing",
+    "ToolCallCollator": "collator",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'toolcall_templates' has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)

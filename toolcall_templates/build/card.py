@@ -1,0 +1,68 @@
+"""Render the dataset card (``README.md`` with the Hub YAML header) from the shipped ``hub_card.md`` template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from ..resources import resource_path
+from .stats import SourceStats
+
+if TYPE_CHECKING:
+    from .builder import SourceSpec
+
+
+def front_matter(sources: list["SourceSpec"], stats: list[SourceStats]) -> dict[str, Any]:
+    """The card's YAML metadata: one config per source plus ``default`` (all of them), licenses, languages."""
+    configs = [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*/*.parquet"}],
+                "default": True}]
+    configs += [{"config_name": spec.config, "data_files": [{"split": "train", "path": f"data/{spec.config}/*.parquet"}]}
+                for spec, stat in zip(sources, stats) if stat.rows_out]
+    licenses = sorted({spec.license for spec in sources if spec.license})
+    languages = sorted({lang for stat in stats for lang in stat.languages} | {s.language for s in sources if s.language})
+    total = sum(stat.rows_out for stat in stats)
+    meta: dict[str, Any] = {
+        "license": licenses[0] if len(licenses) == 1 else "other",
+        "language": languages or ["en"],
+        "task_categories": ["text-generation"],
+        "tags": ["tool-calling", "function-calling", "fine-tuning", "toolcall-templates"],
+        "size_categories": [_size_category(total)],
+        "configs": configs,
+    }
+    if len(licenses) > 1:
+        meta["license_name"] = "mixed"
+        meta["license_details"] = "Per-config licenses: " + ", ".join(
+            f"{spec.config}: {spec.license or 'see source'}" for spec in sources)
+    return meta
+
+
+def _size_category(rows: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if rows < limit:
+            return label
+    return "1M<n<10M"
+
+
+def write_card(root: Path, sources: list["SourceSpec"], stats: list[SourceStats], *, title: str,
+               repo_hint: str | None = None) -> Path:
+    """Write ``root/README.md``."""
+    import jinja2
+    import yaml
+
+    template = jinja2.Environment(keep_trailing_newline=True, autoescape=False).from_string(
+        resource_path("hub_card.md").read_text(encoding="utf-8"))
+    totals = SimpleNamespace(**{key: sum(getattr(s, key) for s in stats) for key in
+                                ("rows_out", "turns", "tool_calls", "rejected", "duplicates", "rows_with_warnings")})
+    text = template.render(
+        front_matter=yaml.safe_dump(front_matter(sources, stats), sort_keys=False, allow_unicode=True),
+        title=title,
+        repo_hint=repo_hint or f"ORG/{title}",
+        sources=sources,
+        stats=stats,
+        totals=totals,
+        licenses={spec.config: spec.license for spec in sources},
+    )
+    path = root / "README.md"
+    path.write_text(text, encoding="utf-8")
+    return path
