@@ -8,14 +8,12 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from .errors import InvalidRecord, UnknownFormat
+from .normalize import normalize, normalize_batch, normalize_records
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "InvalidRecord": "errors",
-    "UnknownFormat": "errors",
-    "normalize": "normalize",
-    "normalize_batch": "normalize",
-    "normalize_records": "normalize",
     "detect_format": "sources",
     "list_formats": "sources",
     "features": "schema",
@@ -37,7 +35,7 @@ _EXPORTS = {
     "ToolCallCollator": "collator",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "InvalidRecord", "UnknownFormat", "normalize", "normalize_batch", "normalize_records"])
 
 
 def __getattr__(name: str) -> Any:

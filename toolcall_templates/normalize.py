@@ -42,11 +42,11 @@ def normalize_batch(
     batch: dict[str, list[Any]], fmt: str | None = None, *, source: str | None = None, strict: bool = False,
     **options: Any,
 ) -> dict[str, list[Any]]:
-    """Batched form for ``datasets.map(batched=True)``: columns in, canonical columns out.
+    """Batched form for ``datasets.map(batched=True, num_proc=N)`` and streaming ``IterableDataset.map``.
 
-    Rejected records are kept out of the canonical columns and reported in the ``rejected`` column of a
-    one-element-per-input ``status`` list, so callers can count them: the output has the canonical columns plus
-    ``error`` (None for good rows). Use ``split_rejects`` on the result, or the builder, which does it for you.
+    Takes a batch of source columns and returns the canonical columns plus ``error``, one output row per input row:
+    a rejected record has ``error`` set to the reason and empty canonical fields, so nothing is lost and callers can
+    count or filter (``ds.filter(lambda r: r["error"] is None)``). Pass ``remove_columns`` to drop the source columns.
     """
     keys = list(batch)
     size = len(batch[keys[0]]) if keys else 0

@@ -1,7 +1,8 @@
 """The shipped chat templates: lookup, rendering with generation spans, installation on a tokenizer.
 
 The ``jinja/*.jinja`` files are the single source of truth for rendering. A sidecar ``jinja/<name>.json`` holds only
-facts about each file (family, aliases, the special tokens it needs, its stop tokens, default render arguments).
+facts about each file (family, aliases, the special tokens it needs, its stop tokens, default render arguments); a
+sidecar may name another template's ``"file"`` to publish a variant that differs only in its default arguments.
 Rendering goes through transformers' own sandboxed Jinja environment, so output is exactly what
 ``tokenizer.apply_chat_template`` gives for the same template.
 """
@@ -41,10 +42,10 @@ def _manifest() -> dict[str, dict[str, Any]]:
     """Facts of every shipped template: ``jinja/<name>.json`` next to ``jinja/<name>.jinja``."""
     manifest: dict[str, dict[str, Any]] = {}
     for facts_path in sorted(resource_path("jinja").glob("*.json")):
-        jinja_path = facts_path.with_suffix(".jinja")
-        if jinja_path.exists():
-            facts = json.loads(facts_path.read_text(encoding="utf-8"))
-            manifest[jinja_path.stem] = {**facts, "file": jinja_path.name}
+        facts = json.loads(facts_path.read_text(encoding="utf-8"))
+        jinja_name = facts.get("file", facts_path.with_suffix(".jinja").name)
+        if (facts_path.parent / jinja_name).exists():
+            manifest[facts_path.stem] = {**facts, "file": jinja_name}
     return manifest
 
 

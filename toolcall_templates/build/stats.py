@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,9 +79,6 @@ class SourceStats:
 
 def _reason_kind(reason: str) -> str:
     """Group reasons by their text without record-specific details (quoted values, numbers)."""
-    import re
-
-    text = reason.split(": ", 1)[1] if reason.startswith(("messages[", "record")) else reason
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "…", text)
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason)
     text = re.sub(r"\d+", "N", text)
     return text[:160]
