@@ -167,7 +167,7 @@ class ConversationBuilder:
         return {
             "id": content_id(self.tools, self.messages),
             "source": source,
-            "tools": self.tools,
+            "tools": self.tools or None,
             "messages": self.messages,
             "meta": row_meta,
             "warnings": warnings,

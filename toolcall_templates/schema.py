@@ -77,7 +77,9 @@ class Row(TypedDict):
     """Content hash of tools + messages: the same conversation gets the same id on every run and machine."""
     source: str
     """Name of the source config the row was built from."""
-    tools: list[Tool]
+    tools: list[Tool] | None
+    """Declared tools; ``None`` (not ``[]``) when the row declares none, so ``apply_chat_template(tools=...)`` of
+    templates that test ``tools is not none`` (Llama 3.1) renders no tool section."""
     messages: list[Message]
     meta: dict[str, Any]
     """Provenance and facts about the row: ``format``, ``license``, ``language``, repairs that were made, ..."""
@@ -108,3 +110,12 @@ def features():
             "warnings": List(Value("string")),
         }
     )
+
+
+def batch_features():
+    """Features of ``normalize_batch`` output: the canonical columns plus ``error`` (None for normalized rows)."""
+    from datasets import Value
+
+    result = features()
+    result["error"] = Value("string")
+    return result

@@ -81,9 +81,9 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def validate_calls(messages: list[Message], tools: list[Tool]) -> list[str]:
+def validate_calls(messages: list[Message], tools: list[Tool] | None) -> list[str]:
     """Return one warning per undeclared call or argument violation in the conversation."""
-    declared = {tool["function"]["name"]: tool["function"]["parameters"] for tool in tools}
+    declared = {tool["function"]["name"]: tool["function"]["parameters"] for tool in tools or ()}
     warnings: list[str] = []
     for m_index, message in enumerate(messages):
         for c_index, call in enumerate(message.get("tool_calls") or []):
