@@ -1,0 +1,212 @@
+"""Render + tokenize canonical conversations in one pass, with labels on exactly the generated tokens.
+
+Each conversation is rendered once through the shipped template (which marks what the model generates with
+``{% generation %}``), the rendered texts of a batch are tokenized together (:mod:`segment_encoder`), and the
+generation blocks' character spans are mapped to tokens through the offsets. No message or turn is re-tokenized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .control_tokens import ControlTokenTable, check_policy as check_control_policy
+from .errors import InvalidRecord
+from .segment_encoder import DEFAULT_CACHE_TOKENS, EncodedText, SegmentEncoder
+from .templates import ChatTemplate, _manifest, render, resolve_template
+from .truncation import EncodedConversation, check_policy as check_truncation_policy, fit
+
+TRAIN_ON: tuple[str, ...] = ("assistant", "last_assistant")
+IGNORE_INDEX = -100
+
+
+@dataclass
+class Outcome:
+    """What became of one row: ids and labels, or the reason it was dropped."""
+
+    input_ids: list[int] | None = None
+    labels: list[int] | None = None
+    drop_reason: str | None = None
+    detail: str = ""
+    truncated: str | None = None
+    control_tokens: list[str] = field(default_factory=list)
+    escaped: bool = False
+
+
+@dataclass
+class _Prepared:
+    index: int
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None
+    escaped: bool = False
+    text: str = ""
+    spans: list[tuple[int, int]] = field(default_factory=list)
+
+
+class ConversationEncoder:
+    """Tokenizes batches of canonical rows for one tokenizer and template; keeps a cache of recurring pieces."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        template: "str | ChatTemplate | None" = None,
+        *,
+        max_length: int | None = None,
+        train_on: str = "assistant",
+        truncation: str = "drop",
+        control_tokens: str = "reject",
+        template_kwargs: Mapping[str, Any] | None = None,
+        cache_tokens: int = DEFAULT_CACHE_TOKENS,
+    ):
+        if train_on not in TRAIN_ON:
+            raise ValueError(f"train_on must be one of {TRAIN_ON}, got {train_on!r}")
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"max_length must be positive, got {max_length}")
+        self.tokenizer = tokenizer
+        self.template = resolve_for_tokenizer(template, tokenizer)
+        self.max_length = max_length
+        self.train_on = train_on
+        self.truncation = check_truncation_policy(truncation)
+        self.control_policy = check_control_policy(control_tokens)
+        self.render_kwargs = {**stop_token_kwargs(self.template), **dict(template_kwargs or {})}
+        self.control = ControlTokenTable.from_tokenizer(tokenizer)
+        self.segments = SegmentEncoder(tokenizer, self.control, cache_tokens=cache_tokens)
+
+    # -- public ------------------------------------------------------------------------------------------------
+    def encode_rows(self, rows: Sequence[Any]) -> list[Outcome]:
+        """One outcome per row, in order."""
+        outcomes: list[Outcome | None] = [None] * len(rows)
+        prepared: list[_Prepared] = []
+        for index, row in enumerate(rows):
+            outcome, item = self._prepare(index, row)
+            if item is None:
+                outcomes[index] = outcome
+                continue
+            try:
+                item.text, item.spans = self._render(item.messages, item.tools)
+            except Exception as exc:  # noqa: BLE001 - any template failure drops the row, with its message
+                outcome.drop_reason, outcome.detail = "template_error", _describe(exc)
+                outcomes[index] = outcome
+                continue
+            prepared.append(item)
+            outcomes[index] = outcome
+        encoded = self.segments.encode([p.text for p in prepared], [p.escaped for p in prepared])
+        for item, text in zip(prepared, encoded):
+            self._finish(outcomes[item.index], item, text)  # type: ignore[arg-type]
+        return outcomes  # type: ignore[return-value]
+
+    def encode_row(self, row: Any) -> Outcome:
+        return self.encode_rows([row])[0]
+
+    # -- steps -------------------------------------------------------------------------------------------------
+    def _prepare(self, index: int, row: Any) -> tuple[Outcome, _Prepared | None]:
+        outcome = Outcome()
+        try:
+            messages, tools = conversation_of(row)
+        except InvalidRecord as exc:
+            outcome.drop_reason, outcome.detail = "invalid_row", exc.reason
+            return outcome, None
+        outcome.control_tokens = self.control.find([messages, tools])
+        if not outcome.control_tokens:
+            return outcome, _Prepared(index, messages, tools)
+        if self.control_policy == "reject":
+            outcome.drop_reason = "control_token"
+            outcome.detail = "literal control tokens in the data: " + ", ".join(sorted(set(outcome.control_tokens)))
+            return outcome, None
+        if not self.segments.split_exact:
+            outcome.drop_reason = "escape_failed"
+            outcome.detail = "this tokenizer's added tokens do not split its input exactly; cannot escape"
+            return outcome, None
+        try:
+            messages, tools = self.control.hide(messages), self.control.hide(tools)
+        except InvalidRecord as exc:
+            outcome.drop_reason, outcome.detail = "escape_failed", exc.reason
+            return outcome, None
+        outcome.escaped = True
+        return outcome, _Prepared(index, messages, tools, escaped=True)
+
+    def _render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> tuple[str, list]:
+        return render(self.template, messages, tools, **self.render_kwargs)
+
+    def _finish(self, outcome: Outcome, item: _Prepared, text: EncodedText) -> None:
+        conversation = self._labelled(text, item.spans)
+        fitted = fit(conversation, self.max_length, self.truncation, item.messages,
+                     lambda messages: self._reencode(messages, item.tools, item.escaped))
+        outcome.truncated = fitted.truncated
+        if fitted.conversation is None:
+            outcome.drop_reason, outcome.detail = fitted.drop_reason, fitted.detail
+            return
+        outcome.input_ids = fitted.conversation.input_ids
+        outcome.labels = fitted.conversation.labels
+
+    def _reencode(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                  escaped: bool) -> EncodedConversation | None:
+        """Render and encode a shortened conversation (truncation by whole turns); None if it cannot be rendered."""
+        try:
+            text, spans = self._render(messages, tools)
+        except Exception:  # noqa: BLE001 - a shortened conversation the template rejects is not a candidate
+            return None
+        return self._labelled(self.segments.encode([text], [escaped])[0], spans)
+
+    def _labelled(self, text: EncodedText, spans: list[tuple[int, int]]) -> EncodedConversation:
+        ids = text.ids
+        ranges = [r for r in (text.token_range(start, end) for start, end in spans) if r[1] > r[0]]
+        trained = ranges[-1:] if self.train_on == "last_assistant" else ranges
+        labels = [IGNORE_INDEX] * len(ids)
+        for start, end in trained:
+            labels[start:end] = ids[start:end]
+        return EncodedConversation(ids, labels, [end for _, end in ranges])
+
+
+# -- helpers -------------------------------------------------------------------------------------------------------
+def conversation_of(row: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """``(messages, tools or None)`` of a canonical row; ``InvalidRecord`` naming what is wrong otherwise."""
+    if not isinstance(row, Mapping):
+        raise InvalidRecord(f"a row must be a mapping with 'messages', got {type(row).__name__}")
+    messages = row.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRecord("row has no non-empty 'messages' list")
+    for position, message in enumerate(messages):
+        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+            raise InvalidRecord(f"message {position} is not an object with a string 'role'")
+    tools = row.get("tools") or None
+    if tools is not None and not (isinstance(tools, list) and all(isinstance(t, Mapping) for t in tools)):
+        raise InvalidRecord("'tools' must be a list of tool objects")
+    return messages, tools
+
+
+def stop_token_kwargs(template: ChatTemplate) -> dict[str, Any]:
+    """Render argument that appends the stop token after a final assistant turn (GLM-4's next role token)."""
+    name = getattr(template, "stop_token_kwarg", None) or _manifest().get(template.name, {}).get("stop_token_kwarg")
+    return {name: True} if name else {}
+
+
+def resolve_for_tokenizer(template: "str | ChatTemplate | None", tokenizer: Any) -> ChatTemplate:
+    """The template to use with ``tokenizer``: as given, or detected from it; its special tokens must exist."""
+    spec = resolve_template(template if template is not None else detect_template(tokenizer))
+    vocab = tokenizer.get_vocab()
+    missing = [token for token in spec.required_tokens if token not in vocab]
+    if missing:
+        raise ValueError(f"template {spec.name!r} needs tokens {missing} that this tokenizer does not have")
+    return spec
+
+
+def detect_template(tokenizer: Any) -> str:
+    """Name of the shipped template for ``tokenizer`` (``install.detect_template_name`` when available)."""
+    try:
+        from .install import detect_template_name
+    except ImportError:
+        detect_template_name = None
+    name = detect_template_name(tokenizer) if detect_template_name is not None else None
+    if name:
+        return name
+    raise ValueError(
+        f"cannot tell which chat template fits tokenizer {getattr(tokenizer, 'name_or_path', '?')!r}; "
+        "pass template= (see toolcall_templates.list_templates())"
+    )
+
+
+def _describe(exc: Exception) -> str:
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0] if message else ''}"[:300]

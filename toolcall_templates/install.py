@@ -1,0 +1,171 @@
+"""Install a shipped chat template on a Hugging Face tokenizer, detecting which one fits when no name is given.
+
+Detection looks, in order, at the tokenizer's current chat template (an already installed shipped template, then
+fingerprints of the official Qwen2.5 / Qwen3 / GLM-4 / Llama 3.1 / Llama 3.2 templates), at ``name_or_path``, and at
+the special tokens of its vocabulary. ChatML tokenizers without native tool support are not guessed: the agent styles
+(``chatml-react-en``, ``chatml-react-zh``, ``chatml-toolbench``, ``chatml-function-call``) are a choice to make by name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .templates import ChatTemplate, get_template, list_templates
+
+AGENT_TEMPLATES = ("chatml-react-en", "chatml-react-zh", "chatml-toolbench", "chatml-function-call")
+
+_NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("qwen3", re.compile(r"qwen[-_ ]?3(?![.\d])", re.IGNORECASE)),
+    ("qwen2.5", re.compile(r"qwen[-_ ]?2[._]5", re.IGNORECASE)),
+    ("glm4", re.compile(r"glm[-_ ]?4(?![.\d])", re.IGNORECASE)),
+    ("llama3.1", re.compile(r"llama[-_ ]?3[._]1(?!\d)", re.IGNORECASE)),
+    ("llama3.2", re.compile(r"llama[-_ ]?3[._]2(?!\d)", re.IGNORECASE)),
+)
+
+
+_MARKER = re.compile(r"<\|[A-Za-z0-9_]+\|>")
+
+
+class TemplateInstallError(ValueError):
+    """The template cannot be installed on this tokenizer, or no template can be chosen for it."""
+
+
+def detect_template_name(tokenizer: Any) -> str:
+    """Name of the shipped template that fits ``tokenizer``; raises TemplateInstallError when none can be told."""
+    chat_template = _chat_template_text(tokenizer)
+    installed = _installed_template(chat_template)
+    if installed:
+        return installed
+    from_template = _from_chat_template(chat_template)
+    if from_template and from_template != "chatml":
+        return from_template
+    from_name = _from_name(str(getattr(tokenizer, "name_or_path", "") or ""))
+    if from_name:
+        return from_name
+    from_vocab = _from_vocab(_vocab(tokenizer))
+    if from_vocab and from_vocab not in ("chatml", "llama3"):
+        return from_vocab
+    if "chatml" in (from_template, from_vocab):
+        raise TemplateInstallError(
+            "the tokenizer uses ChatML without native tool-call support; choose an agent style by name: "
+            + ", ".join(AGENT_TEMPLATES)
+        )
+    if from_vocab == "llama3":
+        raise TemplateInstallError(
+            "the tokenizer has the Llama 3 special tokens but neither its chat template nor its name tells Llama 3.1 "
+            "from 3.2; pass name='llama3.1' or name='llama3.2'"
+        )
+    raise TemplateInstallError(
+        f"cannot detect a template for tokenizer {getattr(tokenizer, 'name_or_path', '')!r} (no known chat template, "
+        f"name or special tokens); pass one of: {', '.join(list_templates())}"
+    )
+
+
+def apply_tool_template(tokenizer: Any, name: str | None = None) -> Any:
+    """Set ``tokenizer.chat_template`` to the shipped template ``name`` (detected when omitted); return the tokenizer.
+
+    Raises:
+        TemplateInstallError: the tokenizer lacks a special token the template needs (e.g. a Qwen tokenizer asked
+            for ``glm4``), or no template can be detected.
+        ValueError: ``name`` is not a shipped template.
+
+    Render arguments from the template's sidecar (``ChatTemplate.default_kwargs``) are not stored on the tokenizer:
+    pass them to ``apply_chat_template`` yourself, or render with ``toolcall_templates.templates.render``.
+    """
+    spec = get_template(name or detect_template_name(tokenizer))
+    check_required_tokens(tokenizer, spec)
+    tokenizer.chat_template = spec.source
+    return tokenizer
+
+
+def required_tokens(spec: ChatTemplate) -> tuple[str, ...]:
+    """Special tokens a template writes: its sidecar's ``required_tokens`` plus every ``<|...|>`` marker in its source."""
+    found = dict.fromkeys([*spec.required_tokens, *_MARKER.findall(spec.source)])
+    return tuple(found)
+
+
+def check_required_tokens(tokenizer: Any, spec: ChatTemplate) -> None:
+    """Raise TemplateInstallError unless every required token of ``spec`` is one special token of ``tokenizer``."""
+    vocab = _vocab(tokenizer)
+    needed = required_tokens(spec)
+    missing = [token for token in needed if token not in vocab]
+    if missing:
+        raise TemplateInstallError(
+            f"template {spec.name!r} needs the special token(s) {', '.join(missing)}, which tokenizer "
+            f"{getattr(tokenizer, 'name_or_path', '')!r} does not have: the template is for another model family"
+        )
+    split = [token for token in needed if _encode(tokenizer, token) != [vocab[token]]]
+    if split:
+        raise TemplateInstallError(
+            f"template {spec.name!r} needs {', '.join(split)} to be single special tokens, but tokenizer "
+            f"{getattr(tokenizer, 'name_or_path', '')!r} splits them into pieces when they appear in text"
+        )
+
+
+def _chat_template_text(tokenizer: Any) -> str:
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, dict):
+        template = template.get("default") or next(iter(template.values()), None)
+    return template if isinstance(template, str) else ""
+
+
+def _installed_template(chat_template: str) -> str | None:
+    if not chat_template:
+        return None
+    for name in list_templates():
+        if get_template(name).source == chat_template:
+            return name
+    return None
+
+
+def _from_chat_template(chat_template: str) -> str | None:
+    """Fingerprints of the official templates (stable strings each one contains)."""
+    if "[gMASK]" in chat_template:
+        return "glm4"
+    if "<|start_header_id|>" in chat_template:
+        if "builtin_tools" in chat_template:
+            return "llama3.1"
+        if "strftime_now" in chat_template:
+            return "llama3.2"
+        return None
+    if "<|im_start|>" in chat_template:
+        if "<think>" in chat_template:
+            return "qwen3"
+        if "<tool_call>" in chat_template:
+            return "qwen2.5"
+        return "chatml"
+    return None
+
+
+def _from_name(name_or_path: str) -> str | None:
+    for name, pattern in _NAME_PATTERNS:
+        if pattern.search(name_or_path):
+            return name
+    return None
+
+
+def _from_vocab(vocab: dict[str, int]) -> str | None:
+    if "[gMASK]" in vocab and "<|observation|>" in vocab:
+        return "glm4"
+    if "<|im_start|>" in vocab and "<|im_end|>" in vocab:
+        if "<think>" in vocab:
+            return "qwen3"
+        if "<tool_call>" in vocab:
+            return "qwen2.5"
+        return "chatml"
+    if "<|start_header_id|>" in vocab and "<|eot_id|>" in vocab:
+        return "llama3"
+    return None
+
+
+def _vocab(tokenizer: Any) -> dict[str, int]:
+    try:
+        vocab = tokenizer.get_vocab()
+    except (AttributeError, NotImplementedError) as exc:
+        raise TemplateInstallError(f"object of type {type(tokenizer).__name__} is not a tokenizer: {exc}") from None
+    return vocab if isinstance(vocab, dict) else {}
+
+
+def _encode(tokenizer: Any, text: str) -> list[int]:
+    return list(tokenizer.encode(text, add_special_tokens=False))
