@@ -13,9 +13,9 @@ import random
 from pathlib import Path
 
 import pytest
+from conftest import SHARED, load_tokenizer, requires_shared
 from jinja2.exceptions import TemplateError
 
-from conftest import SHARED, load_tokenizer, requires_shared
 from toolcall_templates.parsing import ToolCallParseError, parse_assistant, parse_tool_calls
 from toolcall_templates.templates import get_template, render
 
@@ -181,7 +181,8 @@ def test_without_tools_it_is_plain_chatml(name):
                 {"role": "assistant", "content": "A"}]
     for tools in (None, []):
         text, spans = render(name, messages, tools)
-        assert text == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n"
+        assert text == ("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n"
+                        "<|im_start|>assistant\nA<|im_end|>\n")
         assert _generated_parts(text, spans) == ["A<|im_end|>"]
 
 
@@ -305,9 +306,13 @@ def test_react_needs_an_assistant_turn_before_a_tool_result(name):
 
 
 @pytest.mark.parametrize("name", AGENT)
-def test_a_tool_without_a_name_is_rejected(name):
-    with pytest.raises(TemplateError, match="function name"):
+def test_tools_and_calls_without_a_name_are_rejected(name):
+    with pytest.raises(TemplateError, match="every tool needs a function name"):
         render(name, [{"role": "user", "content": "x"}], [{"type": "function", "function": {"description": "d"}}])
+    nameless = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "", "tool_calls": [
+        {"type": "function", "function": {"arguments": {}}}]}]
+    with pytest.raises(TemplateError, match="a tool call has no function name"):
+        render(name, nameless, None)
 
 
 # -- parsing ---------------------------------------------------------------------------------------------------------
@@ -346,7 +351,11 @@ def test_react_parser_reads_model_output(name):
     assert content == "" and calls[0]["function"] == {"name": "quark_search",
                                                       "arguments": {"search_query": "五彩斑斓的黑"}}
     turn = parse_assistant("Thought: I should search.\nAction: s\nAction Input: {'q': 1}", name)
-    assert turn["reasoning_content"] == "I should search." and turn["tool_calls"][0]["function"]["arguments"] == {"q": 1}
+    assert turn["reasoning_content"] == "I should search."
+    assert turn["tool_calls"][0]["function"]["arguments"] == {"q": 1}
+    toolllama = parse_assistant("\nThought: look it up\nAction: get_x_for_y\nAction Input: {\n  \"a\": 1\n}", name)
+    assert toolllama["reasoning_content"] == "look it up"
+    assert toolllama["tool_calls"][0]["function"] == {"name": "get_x_for_y", "arguments": {"a": 1}}
     final = parse_assistant("Thought: done\nFinal Answer: 42<|im_end|>", name)
     assert final == {"content": "42", "tool_calls": [], "reasoning_content": "done"}
     assert parse_assistant("Just text.\n<|im_end|>", name) == {"content": "Just text.\n", "tool_calls": []}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
-
 from conftest import load_tokenizer
+
 from toolcall_templates.install import (
     AGENT_TEMPLATES,
     TemplateInstallError,
@@ -76,7 +76,7 @@ def test_auto_install_then_apply_chat_template_masks_generated_text(family):
                                             return_assistant_tokens_mask=True, **spec.default_kwargs)
         ids, mask = out["input_ids"], out["assistant_masks"]
         assert len(ids) == len(mask) and sum(mask) > 0
-        text, spans = render(spec, CONVERSATION, TOOLS)
+        text, _ = render(spec, CONVERSATION, TOOLS)
         assert tokenizer.decode(ids) == text
         assert "It is 18 °C in Paris." in tokenizer.decode([t for t, m in zip(ids, mask) if m])
         assert "temperature_c" not in tokenizer.decode([t for t, m in zip(ids, mask) if m])
@@ -120,6 +120,16 @@ def test_tokens_that_text_would_split_are_refused():
     tokenizer.encode = lambda text, add_special_tokens=False: [1, 2, 3]
     with pytest.raises(TemplateInstallError, match="single special tokens"):
         apply_tool_template(tokenizer, "chatml-react-en")
+
+
+def test_installs_on_a_processor_through_its_tokenizer():
+    class Processor:
+        def __init__(self, tokenizer):
+            self.tokenizer, self.chat_template = tokenizer, None
+
+    processor = Processor(FakeTokenizer(vocab=["<|im_start|>", "<|im_end|>"]))
+    assert apply_tool_template(processor, "chatml-function-call") is processor
+    assert processor.chat_template == get_template("chatml-function-call").source
 
 
 def test_unknown_template_name():

@@ -6,8 +6,8 @@ import argparse
 import json
 
 import pytest
-
 from conftest import SHARED, requires_shared, shared_path
+
 from toolcall_templates.commands import render as render_command
 from toolcall_templates.normalize import normalize
 from toolcall_templates.templates import render
@@ -77,7 +77,8 @@ def test_mark_and_render_arguments(rows_file, capsys):
     path, _ = rows_file
     assert run_cli("-t", "chatml-react-en", "--mark", "--arg", 'observation_separator=" "', str(path)) == 0
     out = capsys.readouterr().out
-    assert "⟦Action: get_weather\nAction Input: {'city': 'Oslo'}\nObservation:⟧ snow\n⟦It snows in Oslo.<|im_end|>⟧" in out
+    assert ("⟦Action: get_weather\nAction Input: {'city': 'Oslo'}\nObservation:⟧ snow\n"
+            "⟦It snows in Oslo.<|im_end|>⟧") in out
 
 
 def test_generation_prompt(rows_file, capsys):
@@ -137,7 +138,8 @@ def test_tokenizer_of_another_family_is_refused(rows_file, capsys):
 
 @requires_shared
 def test_renders_the_shared_ms_swift_agent_examples(capsys):
-    path = SHARED / "sources" / "ms_swift_agent" / "doc_examples" / "ms_swift_Agent-support_tool_call_tool_response.jsonl"
+    path = SHARED / "sources" / "ms_swift_agent" / "doc_examples"
+    path = path / "ms_swift_Agent-support_tool_call_tool_response.jsonl"
     assert run_cli("-t", "react_en", "--mark", str(path)) == 0
     out = capsys.readouterr().out
     assert out.count("=== ") == 2

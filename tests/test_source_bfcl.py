@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import collections
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_path
 from test_source_xlam import EXAMPLES, assert_detector_claims_only_its_records
+
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.normalize import normalize
 from toolcall_templates.sources import bfcl
 from toolcall_templates.sources._reference import NO_CALL_TEXT
 
 
-@lru_cache(maxsize=None)
+@cache
 def _real() -> dict[str, dict]:
     return {record["id"]: record for record in bfcl.iter_records(shared_path("sources", "bfcl"))}
 
@@ -112,6 +112,7 @@ def test_simple_row_with_sanitized_name():
         "required": ["number"]}
     assert row["meta"]["original_names"] == {"math_factorial": "math.factorial"}
     assert row["meta"]["category"] == "simple_python" and row["meta"]["programming_language"] == "python"
+    assert row["meta"]["license"] == "apache-2.0"
     kept = normalize(_real()["simple_python_1"], "bfcl", sanitize_names=False)
     assert _calls(kept)[0][0]["name"] == "math.factorial" and "original_names" not in kept["meta"]
 
@@ -164,6 +165,8 @@ def test_turn_without_answer_and_irrelevance_get_the_refusal_text():
     assert irrelevant["meta"]["irrelevance"] is True
     with pytest.raises(InvalidRecord, match="irrelevance='reject'"):
         normalize(_real()["irrelevance_0"], "bfcl", irrelevance="reject")
+    with pytest.raises(InvalidRecord, match="option irrelevance must be one of"):
+        normalize(_real()["irrelevance_0"], "bfcl", irrelevance="drop")
 
 
 def test_system_turns_are_kept():
@@ -200,6 +203,14 @@ def _multi(**changes) -> dict:
     return record
 
 
+def test_older_bfcl_spellings():
+    row = normalize(_single(question="Add 1 and 2", ground_truth={"add": {"a": [1], "b": [2, ""]}}), "bfcl")
+    assert row["messages"][0] == {"role": "user", "content": "Add 1 and 2"}
+    assert _calls(row) == [[{"name": "add", "arguments": {"a": 1, "b": 2}}]]
+    flat = _single(question=[{"role": "user", "content": "Add 1 and 2"}])
+    assert bfcl.detect(flat) and normalize(flat, "bfcl")["messages"][0]["content"] == "Add 1 and 2"
+
+
 def test_positional_and_keyword_arguments_in_call_strings():
     assert _calls(normalize(_multi(), "bfcl")) == [[{"name": "add", "arguments": {"a": 1, "b": 2}}]]
 
@@ -210,7 +221,7 @@ def test_positional_and_keyword_arguments_in_call_strings():
     (_single(ground_truth=[{"add": {}, "sub": {}}]), "exactly one function name"),
     (_single(ground_truth=[]), "non-empty list of calls"),
     (_single(question=[]), "no 'question' turns"),
-    (_single(question=[{"role": "user"}]), r"question\[0\] must be a list"),
+    (_single(question=[[{"role": "user"}], {"role": "user"}]), r"question\[1\] must be a list"),
     (_single(id=5), "no string 'id'"),
     ({k: v for k, v in _multi().items() if k != "function"}, "multi_turn_func_doc is attached"),
     (_multi(ground_truth=[["add(1, 2)"], ["add(3, 4)"]]), "1 question turns but 2 answer turns"),

@@ -190,6 +190,8 @@ def test_bundled_examples():
     (_glm({"role": "user", "content": "q"}, {"role": "assistant", "metadata": "weather", "content": "city is Paris"}),
      "neither JSON nor a Python literal"),
     (_glm({"role": "user", "content": "q"}, {"role": "critic", "content": "x"}), "unsupported role 'critic'"),
+    (_glm({"role": "user", "content": "q"}, {"role": "assistant", "metadata": "interpreter",
+                                             "content": "```python\nprint(1)\n```"}), "code-interpreter turns"),
     (_glm({"role": "user", "content": "q"}, {"role": "tool", "parameters": {}, "observation": "r"}),
      r"messages\[2\]: .*no function name"),
     (_glm({"role": "user", "content": "q"}, tools=[{"type": "function", "function": {"description": "no name"}}]),

@@ -155,6 +155,16 @@ def test_responses_in_user_turn_unclosed_tag_and_list_payload():
     assert [m["content"] for m in row["messages"][3:5]] == ["ra", "rb"]
 
 
+def test_user_turn_with_response_tags_but_no_pending_call_stays_user_text():
+    text = "<tool_response>\nwhat does this mean?\n</tool_response>"
+    row = normalize(record(("human", text), ("gpt", "It is a tool result wrapper.")), "hermes")
+    assert roles_of(row) == ["system", "user", "assistant"] and row["messages"][1]["content"] == text
+
+
+def roles_of(row: dict) -> list[str]:
+    return [m["role"] for m in row["messages"]]
+
+
 def test_record_tools_column_and_keep_tool_prompt_option():
     rec = record(("human", "hi"), ("gpt", "<tool_call>\n{'arguments': {'tz': 'UTC'}, 'name': 'get_time'}\n</tool_call>"))
     kept = normalize(rec, "hermes", keep_tool_prompt=True)

@@ -6,6 +6,7 @@ import json
 import re
 
 from conftest import shared_path
+
 from toolcall_templates.normalize import normalize
 from toolcall_templates.sources import detect_format
 

@@ -46,6 +46,20 @@ def test_chatml_rendered_by_official_template_round_trips(family):
             assert again["messages"] == row["messages"]
 
 
+def test_chatml_function_call_template_round_trips():
+    from toolcall_templates.templates import list_templates, render
+
+    if "chatml-function-call" not in list_templates():
+        pytest.skip("the chatml-function-call template is not bundled")
+    sources = [json.loads(line) for name in ("hermes", "react", "ms_swift", "qwen")
+               for line in (REPO_ROOT / "dataset_scripts" / "examples" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+    for source in sources:
+        row = normalize(source)
+        text, _ = render("chatml-function-call", row["messages"], row["tools"])
+        again = normalize({"text": text}, "qwen")
+        assert (again["messages"], again["tools"]) == (row["messages"], row["tools"])
+
+
 def test_hermes_card_chatml_blocks():
     card = shared_path("sources", "hermes_function_calling", "dataset_card_README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"^```\n(.*?)^```", card, re.DOTALL | re.MULTILINE)

@@ -354,7 +354,8 @@ def test_detection_does_not_take_other_sharegpt_shaped_formats():
     toolace = {"system": "s", "conversations": [{"from": "user", "value": "q"},
                                                 {"from": "assistant", "value": "[f(a=1)]"}]}
     plain = _record(("human", "q"), ("gpt", "a"))
-    assert not any(sharegpt.detect(r) for r in (hermes, toolace, plain))
+    odd = {"conversations": [{"from": ["human"], "value": "q"}], "tools": "[]"}
+    assert not any(sharegpt.detect(r) for r in (hermes, toolace, plain, odd))
 
 
 def test_detector_claims_only_sharegpt_records():

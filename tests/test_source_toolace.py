@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_source_xlam import EXAMPLES, assert_detector_claims_only_its_records
+
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.normalize import normalize
 from toolcall_templates.sources import detect_format, toolace

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import collections
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_path
 from test_source_xlam import EXAMPLES, assert_detector_claims_only_its_records
+
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.normalize import normalize
 from toolcall_templates.sources import detect_format, toolalpaca
 from toolcall_templates.sources._toolalpaca_tools import parameter_schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def _real(name: str) -> tuple[dict, ...]:
     return tuple(toolalpaca.iter_records(shared_path("sources", "toolalpaca_eval", name)))
 
@@ -68,8 +68,8 @@ def test_real_row_exactly():
     row = normalize(_real("eval_real.json")[0], "toolalpaca")
     assert row["messages"][0] == {"role": "user", "content": "Can you check if today is a public holiday in China?"}
     assert _calls(row) == [{"name": "PublicHolidayIsTodayPublicHoliday", "arguments": {"countryCode": "CN"}}]
-    assert row["meta"] == {"toolset": "Nager.Date", "instruction_index": 0, "category": "Calendar",
-                           "reference_answer": True, "format": "toolalpaca"}
+    assert row["meta"] == {"toolset": "Nager.Date", "instruction_index": 0, "license": "apache-2.0",
+                           "category": "Calendar", "reference_answer": True, "format": "toolalpaca"}
     tools = {t["function"]["name"]: t["function"] for t in row["tools"]}
     assert len(tools) == 8 and "components" not in tools
     today = tools["PublicHolidayIsTodayPublicHoliday"]
@@ -83,11 +83,11 @@ def test_real_row_exactly():
 
 
 def test_parallel_golden_answer_and_optional_action():
-    auth = [r for r in _real("eval_simulated.json") if r["Name"] == "Auth0" and r["instruction_index"] == 11][0]
+    auth = next(r for r in _real("eval_simulated.json") if r["Name"] == "Auth0" and r["instruction_index"] == 11)
     row = normalize(auth, "toolalpaca")
     assert [c["name"] for c in _calls(row)] == ["getUserProfile", "updateUserProfile"]
     assert len(row["messages"]) == 2 and row["meta"]["optional_actions"] == ["updateUserProfile"]
-    role = [t for t in row["tools"] if t["function"]["name"] == "createRole"][0]["function"]["parameters"]
+    role = next(t for t in row["tools"] if t["function"]["name"] == "createRole")["function"]["parameters"]
     assert role["properties"]["permissions"]["type"] == "array" and role["properties"]["permissions"]["items"] == {"type": "object"}
 
 
@@ -119,7 +119,7 @@ def test_examples():
     records = list(toolalpaca.iter_records(EXAMPLES / "toolalpaca.jsonl"))
     rows = [normalize(record) for record in records]
     assert len(rows) == 7 and all(row["warnings"] == [] for row in rows)
-    chinese = [row for row in rows if row["meta"]["toolset"] == "古诗词 API"][0]
+    chinese = next(row for row in rows if row["meta"]["toolset"] == "古诗词 API")
     assert chinese["messages"][0]["content"] == "帮我找几首李白写月亮的唐诗。"
     assert _calls(chinese) == [{"name": "searchPoems", "arguments": {"keyword": "月", "author": "李白", "dynasty": "唐"}}]
     assert len(_calls(rows[1])) == 2

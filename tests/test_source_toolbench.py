@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_path
 from test_source_xlam import EXAMPLES, assert_detector_claims_only_its_records
+
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.normalize import normalize
 from toolcall_templates.sources import detect_format, toolbench
@@ -18,7 +18,7 @@ from toolcall_templates.sources import detect_format, toolbench
 ROOT = ("sources", "toolbench_dfs_answers")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _answer(group: str, name: str) -> dict:
     return json.loads(shared_path(*ROOT, "answer", f"{group}_answer", f"{name}_ChatGPT_DFS_woFilter_w2.json").read_text())
 
@@ -80,7 +80,7 @@ def test_real_row_exactly():
         "The contact details of the 'Gondrand' customs agency in New Caledonia are as follows:\n\nName: ACT - Agence "
         "Calédonienne de Transit\nPostal Code: 98800\nEmail: sales@act.nc\nPhone Number: +687 27.55.48")}
     assert row["meta"] == {"finish_type": "give_answer", "chain_index": 2, "chain_count": 3, "diversity_prompts": 0,
-                           "query_count": 3, "format": "toolbench"}
+                           "query_count": 3, "license": "apache-2.0", "format": "toolbench"}
     tools = {t["function"]["name"]: t["function"]["parameters"] for t in row["tools"]}
     assert set(tools) == {"transitaire_for_transitaires", "transitaires_for_transitaires"}
     assert "optional" not in tools["transitaire_for_transitaires"] and tools["transitaire_for_transitaires"]["required"] == ["is_id"]
@@ -176,6 +176,17 @@ def test_malformed_answer_files_are_rejected(mutate, message):
     mutate(record)
     with pytest.raises(InvalidRecord, match=message):
         normalize(record, "toolbench")
+
+
+def test_finish_in_tool_calls_form():
+    finish = {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {
+        "name": "Finish", "arguments": '{"return_type": "give_answer", "final_answer": "done"}'}}]}
+    assert normalize(_minimal([BASE + [finish]]), "toolbench")["messages"][-1]["content"] == "done"
+    finish["tool_calls"].append({"type": "function", "function": {"name": "f", "arguments": "{}"}})
+    with pytest.raises(InvalidRecord, match="also calls other tools"):
+        normalize(_minimal([BASE + [finish]]), "toolbench")
+    assert normalize(_minimal([BASE + [finish]]), "toolbench", finish="call")["messages"][-1]["tool_calls"][1][
+        "function"]["name"] == "f"
 
 
 def test_unknown_finish_option_is_rejected():

@@ -11,8 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO_ROOT, SHARED
+
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.normalize import normalize
 from toolcall_templates.sources import detect_format, xlam
@@ -84,7 +84,9 @@ def test_examples_normalize_without_warnings():
     rows = [normalize(record) for record in _examples()]
     assert len(rows) >= 3 and all(row["warnings"] == [] for row in rows)
     assert all(row["meta"]["reference_answer"] is True and row["meta"]["format"] == "xlam" for row in rows)
-    assert [row["meta"]["upstream_id"] for row in rows] == [record["id"] for record in _examples()]
+    assert [row["meta"]["upstream_id"] for row in rows] == [str(record["id"]) for record in _examples()]
+    assert all("license" not in row["meta"] for row in rows)
+    assert normalize(_examples()[0], "xlam", license="cc-by-4.0", language="en")["meta"]["license"] == "cc-by-4.0"
 
 
 def test_parallel_answers_become_one_assistant_turn():

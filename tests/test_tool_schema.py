@@ -63,6 +63,25 @@ def test_bad_tools_raise(bad):
         normalize_tools([bad] if not isinstance(bad, str) else bad)
 
 
+def test_function_level_required_is_lifted_into_parameters():
+    tool = normalize_tool({"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"},
+                                                                                      "b": {"type": "string"}}},
+                           "required": ["a", "zzz"]})
+    assert tool["function"]["parameters"]["required"] == ["a"]
+
+
+@pytest.mark.parametrize("name, schema, optional", [
+    ("List[Dict[str, Any]]", {"type": "array", "items": {"type": "object"}}, False),
+    ("List[Tuple[int, int]]", {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}}, False),
+    ("float, default=0.5", {"type": "number"}, True),
+    ("Optional[List[str]]", {"type": "array", "items": {"type": "string"}}, True),
+    ("Union[int, None]", {"type": "integer"}, True),
+    ("", {}, False),
+])
+def test_nested_and_optional_type_names(name, schema, optional):
+    assert map_type_name(name) == (schema, optional)
+
+
 @pytest.mark.parametrize("name, schema", [("str", {"type": "string"}), ("Dict[str, Any]", {"type": "object"}),
                                           ("list", {"type": "array"}), ("bool", {"type": "boolean"}),
                                           ("float", {"type": "number"}), ("Any", {})])

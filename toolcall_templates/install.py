@@ -80,7 +80,7 @@ def apply_tool_template(tokenizer: Any, name: str | None = None) -> Any:
 
 
 def required_tokens(spec: ChatTemplate) -> tuple[str, ...]:
-    """Special tokens a template writes: its sidecar's ``required_tokens`` plus every ``<|...|>`` marker in its source."""
+    """Special tokens a template writes: the sidecar's ``required_tokens`` plus each ``<|...|>`` marker in the source."""
     found = dict.fromkeys([*spec.required_tokens, *_MARKER.findall(spec.source)])
     return tuple(found)
 
@@ -159,13 +159,20 @@ def _from_vocab(vocab: dict[str, int]) -> str | None:
     return None
 
 
+def _text_tokenizer(tokenizer: Any) -> Any:
+    """The tokenizer itself, or the ``.tokenizer`` of a multimodal processor."""
+    if not hasattr(tokenizer, "get_vocab") and hasattr(tokenizer, "tokenizer"):
+        return tokenizer.tokenizer
+    return tokenizer
+
+
 def _vocab(tokenizer: Any) -> dict[str, int]:
     try:
-        vocab = tokenizer.get_vocab()
+        vocab = _text_tokenizer(tokenizer).get_vocab()
     except (AttributeError, NotImplementedError) as exc:
         raise TemplateInstallError(f"object of type {type(tokenizer).__name__} is not a tokenizer: {exc}") from None
     return vocab if isinstance(vocab, dict) else {}
 
 
 def _encode(tokenizer: Any, text: str) -> list[int]:
-    return list(tokenizer.encode(text, add_special_tokens=False))
+    return list(_text_tokenizer(tokenizer).encode(text, add_special_tokens=False))

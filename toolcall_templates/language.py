@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-_RANGES = (
-    ("ko", (0xAC00, 0xD7A3)),
-    ("ja", (0x3040, 0x30FF)),
-    ("zh", (0x4E00, 0x9FFF)),
-    ("ru", (0x0400, 0x04FF)),
-    ("ar", (0x0600, 0x06FF)),
+_SCRIPTS = (
+    ("ja", re.compile(r"[\u3040-\u30ff]")),
+    ("ko", re.compile(r"[\uac00-\ud7a3]")),
+    ("zh", re.compile(r"[\u4e00-\u9fff]")),
+    ("ru", re.compile(r"[\u0400-\u04ff]")),
+    ("ar", re.compile(r"[\u0600-\u06ff]")),
 )
+_NON_LATIN = re.compile(r"[^\u0000-\u03ff]")
 _SAMPLE_CHARS = 4000
 
 
 def guess_language(messages: list[dict[str, Any]]) -> str:
     """ISO code of the dominant non-Latin script in user/assistant text (Japanese kana beats Han), else ``en``."""
     text = "".join(str(m.get("content") or "") for m in messages if m.get("role") in ("user", "assistant"))
-    counts = dict.fromkeys((code for code, _ in _RANGES), 0)
-    for char in text[:_SAMPLE_CHARS]:
-        point = ord(char)
-        if point < 0x0400:
-            continue
-        for code, (low, high) in _RANGES:
-            if low <= point <= high:
-                counts[code] += 1
-                break
+    text = text[:_SAMPLE_CHARS]
+    if not _NON_LATIN.search(text):
+        return "en"
+    counts = {code: len(pattern.findall(text)) for code, pattern in _SCRIPTS}
     if counts["ja"]:
         return "ja"
     code, count = max(counts.items(), key=lambda item: item[1])

@@ -8,6 +8,7 @@ BFCL ``"type": "dict"`` with Python / Java / JavaScript type names; ToolBench ``
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -27,27 +28,49 @@ _TYPE_NAMES: dict[str, str | None] = {
     "any": None,
 }
 _JSON_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
-_OPTIONAL_SUFFIX = re.compile(r"\s*,\s*optional\s*$", re.IGNORECASE)
-_GENERIC = re.compile(r"^\s*([A-Za-z_.]+)\s*\[(.*)\]\s*$")
+_OPTIONAL_SUFFIX = re.compile(r"\s*,\s*(optional|default\s*[=:].*)\s*$", re.IGNORECASE | re.DOTALL)
+_GENERIC = re.compile(r"^\s*([A-Za-z_.]+)\s*\[(.*)\]\s*$", re.DOTALL)
+
+
+def _split_top_level(inner: str) -> list[str]:
+    """Split generic arguments at commas that are not nested in brackets: ``Dict[str, List[int]]`` -> 2 parts."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(inner):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(inner[start:index].strip())
+            start = index + 1
+    parts.append(inner[start:].strip())
+    return [part for part in parts if part]
 
 
 def map_type_name(type_name: str) -> tuple[dict[str, Any], bool]:
     """Map a source type name to a JSON Schema fragment; the flag tells whether the name marked it optional."""
     name = type_name.strip()
+    if not name:
+        return {}, False
     optional = False
     if _OPTIONAL_SUFFIX.search(name):
         name, optional = _OPTIONAL_SUFFIX.sub("", name), True
     generic = _GENERIC.match(name)
     if generic:
-        head, inner = generic.group(1).split(".")[-1].lower(), generic.group(2)
+        head, args = generic.group(1).split(".")[-1].lower(), _split_top_level(generic.group(2))
         if head == "optional":
-            schema, _ = map_type_name(inner)
+            schema, _ = map_type_name(args[0]) if args else ({}, False)
             return schema, True
         if head == "union":
-            return {}, optional
-        if head in ("list", "tuple", "set", "sequence", "array"):
-            item, _ = map_type_name(inner.split(",")[0]) if inner.strip() else ({}, False)
+            options = [map_type_name(arg)[0] for arg in args if arg.lower() not in ("none", "nonetype")]
+            return (options[0] if len(options) == 1 else {}), optional or len(options) < len(args)
+        if head in ("list", "tuple", "set", "sequence", "array", "iterable"):
+            item = map_type_name(args[0])[0] if len(args) == 1 or head != "tuple" else {}
+            if head == "tuple" and args and len({json_key(map_type_name(a)[0]) for a in args}) == 1:
+                item = map_type_name(args[0])[0]
             return ({"type": "array", "items": item} if item else {"type": "array"}), optional
+        if head in ("dict", "mapping", "map"):
+            return {"type": "object"}, optional
         mapped = _TYPE_NAMES.get(head)
         return ({"type": mapped} if mapped else {}), optional
     key = name.lower()
@@ -58,6 +81,11 @@ def map_type_name(type_name: str) -> tuple[dict[str, Any], bool]:
         mapped = _TYPE_NAMES[key]
         return ({"type": mapped} if mapped else {}), optional
     return {"type": "string"}, optional
+
+
+def json_key(schema: dict[str, Any]) -> str:
+    """Order-independent text of a schema fragment, to compare fragments."""
+    return json.dumps(schema, sort_keys=True)
 
 
 def normalize_schema(node: Any) -> Any:
@@ -138,14 +166,25 @@ def normalize_tool(raw: Any, where: str = "tool") -> Tool:
     if not isinstance(name, str) or not name.strip():
         raise InvalidRecord(f"{where}: function has no name")
     description = spec.get("description")
+    parameters = normalize_parameters(spec.get("parameters", spec.get("arguments")), f"{where} {name!r}")
+    _lift_function_required(spec, parameters)
     return {
         "type": "function",
         "function": {
             "name": name.strip(),
             "description": description if isinstance(description, str) else ("" if description is None else str(description)),
-            "parameters": normalize_parameters(spec.get("parameters", spec.get("arguments")), f"{where} {name!r}"),
+            "parameters": parameters,
         },
     }
+
+
+def _lift_function_required(spec: dict[str, Any], parameters: dict[str, Any]) -> None:
+    """xLAM/APIGen style: a ``required`` list next to ``parameters`` belongs inside the parameters schema."""
+    required = spec.get("required")
+    if isinstance(required, list) and "required" not in parameters:
+        names = [name for name in required if isinstance(name, str) and name in parameters.get("properties", {})]
+        if names:
+            parameters["required"] = names
 
 
 def normalize_tools(raw: Any, where: str = "tools") -> tuple[list[Tool], list[str]]:

@@ -64,7 +64,7 @@ def _object_errors(value: dict, schema: dict, path: str) -> list[str]:
     properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
     required = schema.get("required") if isinstance(schema.get("required"), list) else []
     for name in required:
-        if name not in value:
+        if isinstance(name, str) and name not in value:
             errors.append(f"{path}: missing required argument {name!r}")
     for name, item in value.items():
         if name in properties:

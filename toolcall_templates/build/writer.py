@@ -1,43 +1,82 @@
-"""Write canonical rows as parquet shards, ``data/<config>/train-XXXXX-of-YYYYY.parquet``, with bounded memory."""
+"""Write canonical rows as parquet shards, ``data/<config>/train-XXXXX-of-YYYYY.parquet``, with bounded memory.
+
+Rows are encoded straight to Arrow: JSON values (``messages``, ``meta``, tool ``parameters``) are serialized once
+and the table is cast to the ``datasets`` schema, whose ``huggingface`` metadata makes ``load_dataset`` decode them
+back to dicts.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from ..schema import Row, features
 
 DEFAULT_SHARD_ROWS = 50_000
+ROW_GROUP_ROWS = 2_000
+
+
+def _storage_type(arrow_type):
+    """The same type with every JSON extension type replaced by its string storage."""
+    import pyarrow as pa
+
+    if isinstance(arrow_type, pa.BaseExtensionType):
+        return arrow_type.storage_type
+    if pa.types.is_list(arrow_type):
+        return pa.list_(pa.field(arrow_type.value_field.name, _storage_type(arrow_type.value_type)))
+    if pa.types.is_struct(arrow_type):
+        return pa.struct([pa.field(f.name, _storage_type(f.type)) for f in arrow_type])
+    return arrow_type
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def encode_row(row: Row) -> dict[str, Any]:
+    """A canonical row with its JSON values serialized, ready for the storage schema."""
+    tools = row["tools"]
+    return {
+        "id": row["id"],
+        "source": row["source"],
+        "tools": None if tools is None else [
+            {"type": t["type"], "function": {"name": t["function"]["name"], "description": t["function"]["description"],
+                                             "parameters": _dumps(t["function"]["parameters"])}} for t in tools],
+        "messages": [_dumps(m) for m in row["messages"]],
+        "meta": _dumps(row["meta"]),
+        "warnings": list(row["warnings"]),
+    }
 
 
 class ShardWriter:
     """Buffers the rows of one config and flushes a parquet shard every ``shard_rows`` rows."""
 
     def __init__(self, folder: Path, shard_rows: int = DEFAULT_SHARD_ROWS):
+        import pyarrow as pa
+
         self.folder = folder
         self.shard_rows = shard_rows
-        self._buffer: list[Row] = []
+        self._schema = features().arrow_schema
+        self._storage_schema = pa.schema([pa.field(f.name, _storage_type(f.type)) for f in self._schema])
+        self._buffer: list[dict[str, Any]] = []
         self._parts: list[Path] = []
 
     def add(self, row: Row) -> None:
-        self._buffer.append(row)
+        self._buffer.append(encode_row(row))
         if len(self._buffer) >= self.shard_rows:
             self._flush()
 
     def _flush(self) -> None:
         if not self._buffer:
             return
-        from datasets import Dataset
-        from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
         self.folder.mkdir(parents=True, exist_ok=True)
         part = self.folder / f"part-{len(self._parts):05d}.parquet"
-        was_enabled = is_progress_bar_enabled()
-        disable_progress_bar()
-        try:
-            Dataset.from_list(self._buffer, features=features()).to_parquet(str(part))
-        finally:
-            if was_enabled:
-                enable_progress_bar()
+        table = pa.Table.from_pylist(self._buffer, schema=self._storage_schema).cast(self._schema)
+        pq.write_table(table, part, row_group_size=ROW_GROUP_ROWS, compression="zstd")
         self._parts.append(part)
         self._buffer = []
 

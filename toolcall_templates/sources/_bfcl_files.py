@@ -9,8 +9,9 @@ Files that cannot be found are simply not joined; ``to_row`` then names what is 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import InvalidRecord
 from ._files import UNREADABLE_KEY, read_records, record_files
@@ -57,7 +58,7 @@ def iter_bfcl_records(path: Path) -> Iterator[Any]:
             yield _joined(record, answers, docs)
 
 
-def _joined(record: Any, answers: dict[str, Any], docs: "_DocLibrary") -> Any:
+def _joined(record: Any, answers: dict[str, Any], docs: _DocLibrary) -> Any:
     if not isinstance(record, dict) or UNREADABLE_KEY in record:
         return record
     record = dict(record)

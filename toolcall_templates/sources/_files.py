@@ -8,8 +8,9 @@ marker* record, which the format's ``to_row`` turns into an ``InvalidRecord`` na
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import InvalidRecord
 

@@ -28,6 +28,25 @@ def no_call_text(options: dict[str, Any]) -> str:
     return text
 
 
+def provenance(options: dict[str, Any], default_license: str | None = None) -> dict[str, Any]:
+    """``license`` / ``language`` for ``meta``: from the options when given, else the format's known upstream license."""
+    meta: dict[str, Any] = {}
+    license_name = options.get("license") or default_license
+    if license_name:
+        meta["license"] = license_name
+    if options.get("language"):
+        meta["language"] = options["language"]
+    return meta
+
+
+def option_choice(options: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+    """The value of a string option, ``allowed[0]`` when absent; any other value is rejected with the choices."""
+    value = options.get(key, allowed[0])
+    if value not in allowed:
+        raise InvalidRecord(f"option {key} must be one of {allowed}, got {value!r}")
+    return value
+
+
 def sanitize_name(name: str) -> str:
     """``math.factorial`` → ``math_factorial``: every character outside ``[A-Za-z0-9_-]`` becomes ``_``."""
     return _INVALID_NAME_CHARS.sub("_", name)

@@ -20,14 +20,23 @@ from ._prompt_tools import plugin_tools
 REPAIR_ESCAPED_NEWLINES = "escaped_newlines"
 REPAIR_NAME_IN_ARGUMENTS = "name_inside_arguments"
 
-_TOOLS_BLOCK = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
-_QWEN_TOOLS_SECTION = re.compile(
-    r"(?:\n\n)?# Tools\n\nYou may call one or more functions to assist with the user query\.\n\n"
-    r"You are provided with function signatures within <tools></tools> XML tags:\n<tools>.*?</tools>\n\n"
-    r"For each function call, return a json object with function name and arguments within <tool_call></tool_call>"
-    r" XML tags:\n<tool_call>\n\{\"name\": <function-name>, \"arguments\": <args-json-object>\}\n</tool_call>",
-    re.DOTALL,
-)
+# Whole tool sections written by known templates: removed together with their block.
+_TOOL_SECTIONS = {
+    "tools": re.compile(  # Qwen2.5 / Qwen3 official templates
+        r"(?:\n\n)?# Tools\n\nYou may call one or more functions to assist with the user query\.\n\n"
+        r"You are provided with function signatures within <tools></tools> XML tags:\n<tools>.*?</tools>\n\n"
+        r"For each function call, return a json object with function name and arguments within <tool_call></tool_call>"
+        r" XML tags:\n<tool_call>\n\{\"name\": <function-name>, \"arguments\": <args-json-object>\}\n</tool_call>",
+        re.DOTALL,
+    ),
+    "functions": re.compile(  # this project's chatml-function-call template
+        r"(?:\n\n)?# Functions\n\nYou may call the following functions to help with the user query:\n"
+        r"<functions>.*?</functions>\n\nTo call a function, write a JSON object with its name and arguments inside "
+        r"<function_call></function_call> tags, one tag per call:\n"
+        r"<function_call>\{\"name\": <function-name>, \"arguments\": <args-json-object>\}</function_call>",
+        re.DOTALL,
+    ),
+}
 
 
 class ParsedCall(NamedTuple):
@@ -113,16 +122,17 @@ def unwrap_response(payload: str) -> tuple[str | None, str]:
     return None, text
 
 
-def extract_tools(system: str) -> tuple[list[Tool], str] | None:
-    """``(tools, system text without them)`` when the text holds a ``<tools>`` block; None otherwise.
+def extract_tools(system: str, tag: str = "tools") -> tuple[list[Tool], str] | None:
+    """``(tools, system text without them)`` when the text holds a non-empty ``<tag>`` block; None otherwise.
 
-    The Qwen2.5/Qwen3 template's whole "# Tools" section is removed when present, else only the block.
+    A known template's whole tool section (Qwen2.5/Qwen3 "# Tools") is removed when present, else only the block.
     """
-    match = next((m for m in _TOOLS_BLOCK.finditer(system) if m.group(1).strip()), None)
+    block = re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL)
+    match = next((m for m in block.finditer(system) if m.group(1).strip()), None)
     if not match:
         return None
-    tools = parse_tools_block(match.group(1))
-    section = _QWEN_TOOLS_SECTION.search(system)
+    tools = parse_tools_block(match.group(1), f"<{tag}>")
+    section = _TOOL_SECTIONS[tag].search(system) if tag in _TOOL_SECTIONS else None
     if section:
         rest = system[: section.start()] + system[section.end():]
     else:
@@ -131,7 +141,7 @@ def extract_tools(system: str) -> tuple[list[Tool], str] | None:
     return tools, rest.strip()
 
 
-def parse_tools_block(inner: str) -> list[Tool]:
+def parse_tools_block(inner: str, where: str = "<tools>") -> list[Tool]:
     """Tools inside ``<tools>``: a JSON / Python-repr list, or one object per line (Qwen template).
 
     Every entry must be a function tool (OpenAI-wrapped, bare, or Qwen plugin spec); anything else is an error.
@@ -143,5 +153,5 @@ def parse_tools_block(inner: str) -> list[Tool]:
     if value is None:
         value = decode_lines(text)
     if value is None:
-        raise InvalidRecord(f"<tools> block is neither JSON nor a Python literal: {text[:120]!r}")
-    return plugin_tools(value, "<tools>")
+        raise InvalidRecord(f"{where} block is neither JSON nor a Python literal: {text[:120]!r}")
+    return plugin_tools(value, where)

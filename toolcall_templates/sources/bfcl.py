@@ -5,13 +5,13 @@ for multi-turn entries, the ``function`` docs of ``involved_classes`` minus ``ex
 ``{"id", "question": [[{"role", "content"}, ...] per turn], "function": [...], "ground_truth": ...}``.
 
 Rows are built from gold answers, so ``meta["reference_answer"] = True`` (plus ``category``, ``upstream_id`` and
-``programming_language`` = python / java / javascript).
+``programming_language`` = python / java / javascript). Older spellings (v1/v2: ``question`` as a plain string or a
+flat message list, ``ground_truth`` as one ``{"fn": {...}}`` object) are accepted too.
 
 * **Single-turn** ground truth ``[{"fn": {"arg": [acceptable values]}}]`` → one assistant turn with one call per
   item (several = parallel). Each argument takes its **first** acceptable value, skipping ``""`` (BFCL's "may be
   omitted"); an argument whose only value is ``""`` is left out, and so is one whose values are ``""`` and ``None``
-  (the default spelled out). Nested objects repeat the pattern and are resolved
-  the same way.
+  (the default spelled out). Nested objects repeat the pattern and are resolved the same way.
 * **Multi-turn** ground truth (one list of Python call strings per turn, e.g. ``"mv(source='a', destination='b')"``)
   is parsed with ``ast``; positional arguments are named by the function's parameter order. Each turn becomes its
   user message(s) followed by one assistant turn holding that turn's calls (BFCL executes them in order; no results
@@ -32,8 +32,9 @@ Rows are built from gold answers, so ``meta["reference_answer"] = True`` (plus `
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..conversation import ConversationBuilder
 from ..errors import InvalidRecord
@@ -42,18 +43,21 @@ from ..tool_schema import normalize_tools
 from ._bfcl_files import iter_bfcl_records
 from ._files import check_readable
 from ._pycall import parse_calls
-from ._reference import NameMap, no_call_text
+from ._reference import NameMap, no_call_text, option_choice, provenance
 from .openai import add_openai_message
 
 FORMAT = "bfcl"
+UPSTREAM_LICENSE = "apache-2.0"
 _CATEGORY = re.compile(r"^(.*?)_\d+(?:-\d+)*$")
 _OMIT = object()
 
 
 def detect(record: dict) -> bool:
     question = record.get("question")
-    return (isinstance(record.get("id"), str) and isinstance(question, list) and bool(question)
-            and all(isinstance(turn, list) for turn in question)
+    shaped = (isinstance(question, str) or (isinstance(question, list) and bool(question) and (
+        all(isinstance(turn, list) for turn in question)
+        or all(isinstance(m, dict) and "role" in m for m in question))))
+    return (isinstance(record.get("id"), str) and shaped
             and ("function" in record or "involved_classes" in record or "ground_truth" in record))
 
 
@@ -84,7 +88,8 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
     builder = ConversationBuilder(tools)
     builder.notes += notes
     meta: dict[str, Any] = {"reference_answer": True, "upstream_id": record_id, "category": category,
-                            "programming_language": _programming_language(category)}
+                            "programming_language": _programming_language(category),
+                            **provenance(options, UPSTREAM_LICENSE)}
     truth = record.get("ground_truth")
     if truth is None:
         _no_truth_row(builder, turns, category, options, meta)
@@ -103,8 +108,13 @@ def _programming_language(category: str) -> str:
 
 
 def _question_turns(question: Any) -> list[list[dict]]:
+    """Turns of messages; BFCL v1/v2 spellings (a plain string, one flat message list) are accepted too."""
+    if isinstance(question, str) and question.strip():
+        return [[{"role": "user", "content": question}]]
     if not isinstance(question, list) or not question:
         raise InvalidRecord("BFCL record has no 'question' turns")
+    if all(isinstance(m, dict) for m in question):
+        return [question]
     for index, turn in enumerate(question):
         if not isinstance(turn, list) or not all(isinstance(m, dict) for m in turn):
             raise InvalidRecord(f"question[{index}] must be a list of messages")
@@ -125,7 +135,7 @@ def _no_truth_row(builder: ConversationBuilder, turns: list[list[dict]], categor
                                 "reference answer can be built")
         raise InvalidRecord(f"BFCL {category} record has no ground_truth: load BFCL with iter_records(folder) so "
                             "that possible_answer/<file> is joined by id")
-    if options.get("irrelevance", "keep") == "reject":
+    if option_choice(options, "irrelevance", ("keep", "reject")) == "reject":
         raise InvalidRecord(f"BFCL {category} row rejected by option irrelevance='reject' (no call is expected)")
     for index, turn in enumerate(turns):
         _add_turn_messages(builder, turn, index)
@@ -135,6 +145,8 @@ def _no_truth_row(builder: ConversationBuilder, turns: list[list[dict]], categor
 
 # -- single turn -----------------------------------------------------------------------------------------------
 def _single_turn_row(builder: ConversationBuilder, turns: list[list[dict]], truth: Any, names: NameMap) -> None:
+    if isinstance(truth, dict):  # BFCL v1/v2: {"fn": {...}} instead of a list of such objects
+        truth = [{name: arguments} for name, arguments in truth.items()]
     if not isinstance(truth, list) or not truth:
         raise InvalidRecord("BFCL ground_truth must be a non-empty list of calls")
     for index, turn in enumerate(turns):
@@ -195,7 +207,7 @@ def _multi_turn_row(builder: ConversationBuilder, turns: list[list[dict]], truth
         raise InvalidRecord(f"BFCL multi-turn record has {len(turns)} question turns but {len(truth)} answer turns")
     missed = record.get("missed_function")
     if missed:
-        if options.get("miss_func", "reject") != "merge":
+        if option_choice(options, "miss_func", ("reject", "merge")) == "reject":
             raise InvalidRecord(
                 f"BFCL multi_turn_miss_func: functions {_missed_names(missed)} are only added mid-conversation, "
                 "which a static tools list cannot express (the same conversation is in multi_turn_base; option "

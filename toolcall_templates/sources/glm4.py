@@ -150,6 +150,8 @@ def _metadata_arguments(text: str, where: str) -> tuple[str, Any, bool]:
     block = _CODE_BLOCK.search(text)
     if block and "tool_call(" in block.group(1):
         return text[:block.start()].strip(), parse_tool_call_code(block.group(1), where), True
+    if block:
+        raise InvalidRecord(f"{where}: code block without tool_call(...) (code-interpreter turns are not tool calls)")
     stripped = text.strip()
     if not stripped:
         return "", {}, False

@@ -68,10 +68,10 @@ def add_turn(builder: ConversationBuilder, turn: Turn, meta: dict, *, keep_tool_
         add_system(builder, turn.text, meta, keep_tool_prompt=keep_tool_prompt)
     elif turn.role == "user":
         payloads = response_payloads(turn.text)
-        if payloads is None:
-            builder.user(turn.text)
-        else:
+        if payloads is not None and _awaits_results(builder):
             add_results(builder, payloads)
+        else:
+            builder.user(turn.text)
     elif turn.role == "assistant":
         add_assistant(builder, turn.text, turn.where)
     elif turn.role == "tool":
@@ -83,9 +83,15 @@ def add_turn(builder: ConversationBuilder, turn: Turn, meta: dict, *, keep_tool_
         raise InvalidRecord(f"{turn.where} has unsupported role {turn.raw.get('from', turn.raw.get('role'))!r}")
 
 
-def add_system(builder: ConversationBuilder, text: str, meta: dict, *, keep_tool_prompt: bool = False) -> None:
-    """A system text: its ``<tools>`` block declares the tools (unless the record had a tool list already)."""
-    extracted = extract_tools(text)
+def add_system(
+    builder: ConversationBuilder, text: str, meta: dict, *, keep_tool_prompt: bool = False,
+    tags: tuple[str, ...] = ("tools",),
+) -> bool:
+    """A system text whose ``<tools>`` (or other ``tags``) block declares the tools unless the record had a list.
+
+    Returns whether a tool block was found.
+    """
+    extracted = next((found for found in (extract_tools(text, tag) for tag in tags) if found is not None), None)
     if extracted is not None:
         tools, rest = extracted
         if not builder.tools:
@@ -94,6 +100,7 @@ def add_system(builder: ConversationBuilder, text: str, meta: dict, *, keep_tool
         text = text if keep_tool_prompt else rest
     if text.strip():
         builder.system(text)
+    return extracted is not None
 
 
 def add_assistant(
@@ -125,6 +132,12 @@ def add_results(builder: ConversationBuilder, payloads: list[str]) -> None:
     for payload in payloads:
         name, content = unwrap_response(payload)
         builder.result(content, name)
+
+
+def _awaits_results(builder: ConversationBuilder) -> bool:
+    """Whether the conversation so far ends on tool calls or results (so a user turn can carry more results)."""
+    last = builder.messages[-1] if builder.messages else None
+    return last is not None and (last["role"] == "tool" or "tool_calls" in last)
 
 
 def _json_mode_meta(record: dict, turns: list[Turn], meta: dict) -> None:

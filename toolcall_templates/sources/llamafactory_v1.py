@@ -185,7 +185,8 @@ def _adopt_result_ids(turns: list[_Turn]) -> None:
 
 def _feed(builder: ConversationBuilder, turn: _Turn) -> None:
     if turn.role == "system":
-        builder.system(turn.text)
+        if turn.text:  # a system message may only carry a ``tools`` item
+            builder.system(turn.text)
     elif turn.role == "user":
         builder.user(turn.text)
     elif turn.role == "tool":

@@ -8,8 +8,9 @@
   inline results are split into tool turns). Qwen-1 ReAct text inside ChatML assistant turns is parsed as ``react``.
 * ChatML-style messages whose assistant content holds ``<function_call>{"name", "arguments"}</function_call>``.
 
-Tools come from ``functions`` / ``tools``, else from a ``<tools>`` block in the system text (removed from it, as in
-``hermes``), else from the Qwen-Agent "# Tools" / "# 工具" prompt (kept verbatim).
+Tools come from ``functions`` / ``tools``, else from a ``<tools>`` or ``<functions>`` block in the system text
+(removed from it, with the whole section when a known template wrote it), else from the Qwen-Agent "# Tools" /
+"# 工具" prompt (kept verbatim). Results come in ``function`` / ``tool`` turns or ``<tool_response>`` user turns.
 """
 
 from __future__ import annotations
@@ -77,14 +78,11 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
 
 
 def _add_system(builder: ConversationBuilder, text: str, meta: dict, keep: bool) -> None:
-    if "<tools>" in text:
-        hermes.add_system(builder, text, meta, keep_tool_prompt=keep)
-        return
-    if not builder.tools:
+    found = hermes.add_system(builder, text, meta, keep_tool_prompt=keep, tags=("tools", "functions"))
+    if not found and not builder.tools:
         builder.tools = tools_from_prompt(text)
         if builder.tools:
             meta["tools_from"] = "system_prompt"
-    builder.system(text)
 
 
 def _add_assistant(builder: ConversationBuilder, turn: Turn) -> int:

@@ -84,7 +84,7 @@ def detect(record: dict) -> bool:
         return False
     roles = set()
     for turn in turns:
-        if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
+        if not isinstance(turn, dict) or not isinstance(turn.get("from"), str) or "value" not in turn:
             return False
         roles.add(turn["from"])
         if turn["from"] == "gpt" and isinstance(turn["value"], str) and "<tool_call>" in turn["value"]:

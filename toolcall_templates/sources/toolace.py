@@ -23,11 +23,17 @@ import json
 from typing import Any
 
 from ..arguments import dumps
-from ..conversation import TRANSPORT_MARKERS, ConversationBuilder, split_reasoning, strip_markers
+from ..conversation import (
+    TRANSPORT_MARKERS,
+    ConversationBuilder,
+    split_reasoning,
+    strip_markers,
+)
 from ..errors import InvalidRecord
 from ..schema import Row
 from ..tool_schema import normalize_tools
 from ._pycall import PyCall, looks_like_calls, parse_calls
+from ._reference import provenance
 
 FORMAT = "toolace"
 _ROLES = {"user", "assistant", "tool"}
@@ -57,7 +63,7 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
     tools, notes = normalize_tools(raw_tools, "system tools")
     builder = ConversationBuilder(tools)
     builder.notes += notes
-    meta: dict[str, Any] = {}
+    meta: dict[str, Any] = provenance(options)
     if options.get("keep_system", False):
         builder.system(system)
     else:

@@ -24,16 +24,19 @@ An unexploded toolset given to ``to_row`` directly is rejected with a hint to us
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..conversation import ConversationBuilder, as_text
 from ..errors import InvalidRecord
 from ..schema import Row
 from ._files import check_readable, read_records, record_files
+from ._reference import provenance
 from ._toolalpaca_tools import tools_from_descriptions
 
 FORMAT = "toolalpaca"
+UPSTREAM_LICENSE = "apache-2.0"
 ASK_USER_ACTION = "getDetails"
 _OPTIONAL_PREFIX = "[Optional]"
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}?")
@@ -82,7 +85,8 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
         raise InvalidRecord(f"ToolAlpaca toolset record holds {count} instructions: explode it with iter_records "
                             "(one row per instruction) before normalizing")
     builder = ConversationBuilder(tools_from_descriptions(record.get("Function_Description")))
-    meta: dict[str, Any] = {"toolset": record.get("Name"), "instruction_index": record.get("instruction_index")}
+    meta: dict[str, Any] = {"toolset": record.get("Name"), "instruction_index": record.get("instruction_index"),
+                            **provenance(options, UPSTREAM_LICENSE)}
     if isinstance(record.get("Category"), str):
         meta["category"] = record["Category"]
     if "Instance" in record:

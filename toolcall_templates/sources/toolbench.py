@@ -34,9 +34,11 @@ from ..conversation import ConversationBuilder, as_text
 from ..errors import InvalidRecord
 from ..schema import Row
 from ..tool_schema import normalize_tools
+from ._reference import option_choice, provenance
 from .openai import add_openai_message
 
 FORMAT = "toolbench"
+UPSTREAM_LICENSE = "apache-2.0"
 FINISH = "Finish"
 _FINISH_MODES = ("answer", "call")
 
@@ -59,9 +61,7 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
             raise InvalidRecord("ToolBench query record (instruction file): it holds a query and its API list but no "
                                 "answer, so there is no conversation to normalize")
         raise InvalidRecord("ToolBench record has no 'answer_generation' object")
-    mode = options.get("finish", "answer")
-    if mode not in _FINISH_MODES:
-        raise InvalidRecord(f"option finish must be one of {_FINISH_MODES}, got {mode!r}")
+    mode = option_choice(options, "finish", _FINISH_MODES)
     if generation.get("valid_data") is False:
         raise InvalidRecord("ToolBench answer file has valid_data: false (the search found no valid answer chain)")
     chains = generation.get("train_messages")
@@ -89,6 +89,7 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
         "chain_index": index,
         "chain_count": len(chains),
         "diversity_prompts": sum(1 for m in chain if isinstance(m, dict) and m.get("valid") is False),
+        **provenance(options, UPSTREAM_LICENSE),
     }
     if isinstance(generation.get("query_count"), int):
         meta["query_count"] = generation["query_count"]
@@ -135,6 +136,11 @@ def _add_final_answer(builder: ConversationBuilder, message: dict, finish: dict[
     answer = finish.get("final_answer")
     if not isinstance(answer, str) or not answer.strip():
         raise InvalidRecord("Finish(give_answer) has no final_answer text")
+    others = [c for c in message.get("tool_calls") or [] if not (isinstance(c, dict) and isinstance(
+        c.get("function"), dict) and c["function"].get("name") == FINISH)]
+    if others:
+        raise InvalidRecord("the Finish turn also calls other tools, whose results never come: no final answer turn "
+                            "can be built (use option finish='call')")
     thought = as_text(message.get("content"), "Finish turn content")
     builder.assistant(answer, thought if thought.strip() else None)
 

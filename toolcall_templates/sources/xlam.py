@@ -20,7 +20,7 @@ from ..conversation import ConversationBuilder
 from ..errors import InvalidRecord
 from ..schema import Row, Tool
 from ..tool_schema import normalize_tools
-from ._reference import no_call_text
+from ._reference import no_call_text, provenance
 from ._xlam_types import rewrite_flat_parameters
 
 FORMAT = "xlam"
@@ -41,9 +41,9 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
     builder = ConversationBuilder(tools)
     builder.notes += notes
     builder.user(query)
-    meta: dict[str, Any] = {"reference_answer": True}
-    if record.get("id") is not None:
-        meta["upstream_id"] = record["id"]
+    meta: dict[str, Any] = {"reference_answer": True, **provenance(options)}
+    if isinstance(record.get("id"), (str, int)) and not isinstance(record.get("id"), bool):
+        meta["upstream_id"] = str(record["id"])
     if not answers:
         builder.assistant(no_call_text(options))
         meta.update(irrelevance=True, synthetic_content=True)
