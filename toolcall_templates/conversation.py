@@ -48,7 +48,7 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
 
 def as_text(value: Any, what: str) -> str:
     """Content as a string: None becomes "", objects and lists are serialized as JSON (non-ASCII kept)."""
-    if value is None:
+    if value is None or value == []:
         return ""
     if isinstance(value, str):
         return value
