@@ -130,3 +130,22 @@ def test_recipe_lists_public_sources_with_licenses():
     title, specs = load_recipe(Path(__file__).parent.parent / "dataset_scripts" / "recipe.yaml")
     assert title and len(specs) >= 5
     assert all(spec.license and spec.format and spec.path for spec in specs)
+
+
+def test_dataset_info_tags_next_to_a_file_are_applied(tmp_path):
+    folder = tmp_path / "lf"
+    folder.mkdir()
+    (folder / "dataset_info.json").write_text(json.dumps({"mine": {
+        "file_name": "mine.json", "formatting": "sharegpt",
+        "columns": {"messages": "dialog", "tools": "tools"},
+        "tags": {"role_tag": "speaker", "content_tag": "text", "user_tag": "U", "assistant_tag": "A",
+                 "function_tag": "CALL", "observation_tag": "OBS"}}}))
+    record = {"dialog": [{"speaker": "U", "text": "ping?"},
+                         {"speaker": "CALL", "text": json.dumps({"name": "ping", "arguments": {}})},
+                         {"speaker": "OBS", "text": "pong"}, {"speaker": "A", "text": "pong!"}],
+              "tools": json.dumps([{"name": "ping", "description": "", "parameters": {}}])}
+    (folder / "mine.json").write_text(json.dumps([record]))
+    result = build_dataset([SourceSpec("lf", str(folder), "sharegpt")], tmp_path / "o", progress=False)
+    assert (result.stats[0].rows_out, result.stats[0].rejected) == (1, 0)
+    row = load_dataset(str(tmp_path / "o"), split="train")[0]
+    assert [m["role"] for m in row["messages"]] == ["user", "assistant", "tool", "assistant"]

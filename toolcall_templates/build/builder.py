@@ -193,7 +193,8 @@ class _ChunkWorker:
             return item.ref, item.raw, None, item.error
         try:
             fmt = self.fmt or self._file_format(item)
-            row = normalize(item.record, fmt, source=self.config, strict=self.strict, **self.options)
+            options = {**item.options, **self.options} if item.options else self.options
+            row = normalize(item.record, fmt, source=self.config, strict=self.strict, **options)
         except InvalidRecord as exc:
             return item.ref, item.record, None, str(exc)
         row["meta"]["ref"] = item.ref

@@ -28,6 +28,8 @@ class RawItem:
     error: str | None = None
     raw: str | None = None
     """The undecodable text, kept for the rejects file."""
+    options: dict[str, Any] | None = None
+    """Format options that come with the file (a LLaMA-Factory ``dataset_info.json`` entry next to it)."""
 
 
 def looks_like_hub_id(spec: str) -> bool:
@@ -44,10 +46,37 @@ def iter_path(path: Path) -> Iterator[RawItem]:
         files = sorted(p for p in path.rglob("*") if p.is_file() and _is_record_file(p))
         if not files:
             raise SourceError(f"source folder {str(path)!r} holds no {', '.join(RECORD_SUFFIXES)} files")
+        file_options = _dataset_info_options(path)
         for file in files:
-            yield from iter_file(file, label=str(file.relative_to(path)))
+            label = str(file.relative_to(path))
+            options = file_options.get(label)
+            for item in iter_file(file, label=label):
+                item.options = options
+                yield item
         return
     yield from iter_file(path)
+
+
+def _dataset_info_options(folder: Path) -> dict[str, dict[str, Any]]:
+    """ShareGPT options per file name from a LLaMA-Factory ``dataset_info.json`` in the folder (entries naming
+    other formattings, or that a text row cannot hold, are left out)."""
+    info_path = folder / "dataset_info.json"
+    if not info_path.is_file():
+        return {}
+    from ..sources.sharegpt import dataset_info_options
+
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceError(f"cannot read {str(info_path)!r}: {exc}") from exc
+    options = {}
+    for name, entry in info.items() if isinstance(info, dict) else ():
+        if isinstance(entry, dict) and isinstance(entry.get("file_name"), str):
+            try:
+                options[entry["file_name"]] = dataset_info_options(info, name)
+            except ValueError:
+                continue
+    return options
 
 
 def _is_record_file(path: Path) -> bool:
