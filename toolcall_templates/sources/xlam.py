@@ -21,7 +21,6 @@ from ..errors import InvalidRecord
 from ..schema import Row, Tool
 from ..tool_schema import normalize_tools
 from ._reference import no_call_text, provenance
-from ._xlam_types import rewrite_flat_parameters
 
 FORMAT = "xlam"
 _PLACEHOLDER = "__xlam_argument_named_properties__"
@@ -69,8 +68,8 @@ def _answers(raw: Any) -> list[Any]:
 
 
 def _prepare_tools(tools: Any) -> Any:
-    """Flat argument maps get JSON Schema types (nested generics read bracket-aware); an argument *named*
-    ``properties`` is renamed first so that the map does not read as a JSON Schema."""
+    """An argument *named* ``properties`` in a flat argument map is renamed first, so that the map does not read
+    as a JSON Schema (``normalize_parameters`` then maps the Python-style type strings)."""
     if not isinstance(tools, list):
         return tools
     prepared = []
@@ -78,7 +77,7 @@ def _prepare_tools(tools: Any) -> Any:
         params = tool.get("parameters") if isinstance(tool, dict) else None
         if isinstance(params, dict) and _is_flat(params):
             params = {(_PLACEHOLDER if key == "properties" else key): value for key, value in params.items()}
-            tool = {**tool, "parameters": rewrite_flat_parameters(params)}
+            tool = {**tool, "parameters": params}
         prepared.append(tool)
     return prepared
 
