@@ -13,6 +13,7 @@ a row (message fields, tool-call arguments, tool definitions) is checked for the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ class ControlTokenTable:
     sentinel_of: dict[str, str] = field(default_factory=dict)
     literal_of: dict[str, str] = field(default_factory=dict)
     sentinel_pattern: re.Pattern[str] = re.compile("[\U00100000-\U0010fffd]")
+    json_visible: bool = True
+    """Whether every token survives ``json.dumps`` unchanged, so one search of the dumped value can rule rows out."""
 
     @classmethod
     def from_strings(cls, strings: "list[str] | tuple[str, ...]") -> "ControlTokenTable":
@@ -51,6 +54,7 @@ class ControlTokenTable:
             pattern=pattern,
             sentinel_of=sentinel_of,
             literal_of={v: k for k, v in sentinel_of.items()},
+            json_visible=all(json.dumps(s, ensure_ascii=False)[1:-1] == s for s in ordered),
         )
 
     @classmethod
@@ -64,6 +68,12 @@ class ControlTokenTable:
         """Control-token strings occurring anywhere in ``value`` (nested dicts / lists: keys and values)."""
         if self.pattern is None:
             return []
+        if self.json_visible:
+            try:
+                if not self.pattern.search(json.dumps(value, ensure_ascii=False)):
+                    return []
+            except (TypeError, ValueError):
+                pass
         shortest = len(self.strings[-1])
         found: list[str] = []
         for text in iter_strings(value):

@@ -91,7 +91,8 @@ class ConversationEncoder:
                 continue
             prepared.append(item)
             outcomes[index] = outcome
-        encoded = self.segments.encode([p.text for p in prepared], [p.escaped for p in prepared])
+        encoded = self.segments.encode([p.text for p in prepared], [_cuts(p.spans) for p in prepared],
+                                       [p.escaped for p in prepared])
         for item, text in zip(prepared, encoded):
             self._finish(outcomes[item.index], item, text)  # type: ignore[arg-type]
         return outcomes  # type: ignore[return-value]
@@ -147,7 +148,7 @@ class ConversationEncoder:
             text, spans = self._render(messages, tools)
         except Exception:  # noqa: BLE001 - a shortened conversation the template rejects is not a candidate
             return None
-        return self._labelled(self.segments.encode([text], [escaped])[0], spans)
+        return self._labelled(self.segments.encode([text], [_cuts(spans)], [escaped])[0], spans)
 
     def _labelled(self, text: EncodedText, spans: list[tuple[int, int]]) -> EncodedConversation:
         ids = text.ids
@@ -205,6 +206,10 @@ def detect_template(tokenizer: Any) -> str:
         f"cannot tell which chat template fits tokenizer {getattr(tokenizer, 'name_or_path', '?')!r}; "
         "pass template= (see toolcall_templates.list_templates())"
     )
+
+
+def _cuts(spans: list[tuple[int, int]]) -> list[int]:
+    return [char for span in spans for char in span]
 
 
 def _describe(exc: Exception) -> str:

@@ -33,7 +33,7 @@ class EncodedConversation:
         return len(self.input_ids)
 
     def has_trained_token(self) -> bool:
-        return any(label != -100 for label in self.labels)
+        return self.labels.count(-100) != len(self.labels)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 ``chatml-toolbench`` templates back into an assistant turn.
 
 One generated turn looks like
-``[Thought: ..\\n][text\\n]Action: name\\nAction Input: {args}\\n[Action: ..]Observation:`` when it calls tools (inference stops at ``Observation:``, so that keyword may be missing), or
+``[Thought: ..\\n][text\\n]Action: name\\nAction Input: {args}\\n[Action: ..]Observation:`` when it calls
+tools (inference stops at ``Observation:``, so that keyword may be missing), or
 ``[Thought: ..\\nFinal Answer: ]text`` ending with the stop token otherwise. A leading ``Thought:`` that reaches up to
 an ``Action:`` or ``Final Answer:`` line becomes ``reasoning_content`` (the templates render reasoning that way);
 the rest before the first ``Action:`` line is the content, verbatim. Action inputs are parsed as JSON or as Python
@@ -19,7 +20,6 @@ from ..schema import ToolCall
 from . import ParsedTurn, ToolCallParseError
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
-OBSERVATION = "Observation:"
 _KEYWORD = re.compile(r"^[ \t]*(Action Input|Action|Observation):[ \t]?", re.MULTILINE)
 _THOUGHT = re.compile(r"\s*Thought: ?")
 _THOUGHT_END = re.compile(r"\n(Final Answer|Action): ?")
