@@ -81,6 +81,7 @@ def test_non_ascii_survives_byte_exact():
 def test_reasoning_and_markers():
     assert split_reasoning("<think>\nplan\n</think>\n\nanswer") == ("plan", "answer")
     assert split_reasoning("no think") == (None, "no think")
+    assert split_reasoning("<think>\ncut off mid-thought") == ("cut off mid-thought", "")
     assert strip_markers(" hello <|endoftext|>\n") == "hello"
     row = normalize({"messages": [{"role": "user", "content": "q"},
                                   {"role": "assistant", "content": "<think>plan</think>answer"}]})

@@ -55,7 +55,8 @@ def generated_texts(template: str, **kwargs):
         for index, message in enumerate(messages):
             if message["role"] != "assistant":
                 continue
-            text, spans = render(template, messages[:index + 1], tools_of(case.row), **render_kwargs(template), **kwargs)
+            prefix = messages[:index + 1]
+            text, spans = render(template, prefix, tools_of(case.row), **render_kwargs(template), **kwargs)
             if spans and len(text) - spans[-1][1] <= 1:  # the last turn renders (Qwen adds one "\n" after it)
                 yield message, text[spans[-1][0]:spans[-1][1]]
 
@@ -74,9 +75,10 @@ def test_round_trip_of_every_shared_assistant_turn(template, capsys):
 
 
 def test_round_trip_keeps_reasoning_calls_and_chinese():
+    calls = [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "北京"}}},
+             {"type": "function", "function": {"name": "get_time", "arguments": {"tz": "Asia/Shanghai"}}}]
     message = {"role": "assistant", "content": "我来查一下。", "reasoning_content": "用户想知道天气。\n先查北京。",
-               "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "北京"}}},
-                              {"type": "function", "function": {"name": "get_time", "arguments": {"tz": "Asia/Shanghai"}}}]}
+               "tool_calls": calls}
     conversation = [{"role": "user", "content": "北京天气和时间？"}, message]
     for template in TEMPLATES:
         text, spans = render(template, conversation, None, **render_kwargs(template))
@@ -124,13 +126,14 @@ def test_text_that_is_not_a_call_is_returned_as_content(template, text):
 
 def test_llama_builtin_and_code_interpreter_calls():
     turn = parse_assistant('<|python_tag|>brave_search.call(query="weather in 巴黎")<|eom_id|>', "llama3.1")
-    assert [c["function"] for c in turn["tool_calls"]] == [{"name": "brave_search", "arguments": {"query": "weather in 巴黎"}}]
+    assert [c["function"] for c in turn["tool_calls"]] == [
+        {"name": "brave_search", "arguments": {"query": "weather in 巴黎"}}]
     turn = parse_assistant("<|python_tag|>import math\nprint(math.pi)<|eom_id|>", "llama3.1")
     assert turn["tool_calls"][0]["function"] == {"name": "code_interpreter",
                                                  "arguments": {"code": "import math\nprint(math.pi)"}}
-    text, spans = render("llama3.1", [{"role": "user", "content": "q"}, {"role": "assistant", "content": "", "tool_calls": [
-        {"type": "function", "function": {"name": "brave_search", "arguments": {"query": "x"}}}]}], None,
-        builtin_tools=["brave_search"], date_string="26 Jul 2024")
+    messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "", "tool_calls": [
+        {"type": "function", "function": {"name": "brave_search", "arguments": {"query": "x"}}}]}]
+    text, spans = render("llama3.1", messages, None, builtin_tools=["brave_search"], date_string="26 Jul 2024")
     generated = text[spans[-1][0]:spans[-1][1]]
     assert generated == '<|python_tag|>brave_search.call(query="x")<|eom_id|>'
     assert parsed_turn(generated, "llama3.1")["tool_calls"] == [("brave_search", {"query": "x"})]

@@ -30,7 +30,8 @@ TIME = {"type": "function", "function": {
 TRAIN = {"type": "function", "function": {
     "name": "查询火车票", "description": "查询两个城市之间的火车票。",
     "parameters": {"type": "object", "properties": {
-        "出发地": {"type": "string", "description": "出发城市"}, "目的地": {"type": "string", "description": "到达城市"},
+        "出发地": {"type": "string", "description": "出发城市"},
+        "目的地": {"type": "string", "description": "到达城市"},
         "日期": {"type": "string", "description": "YYYY-MM-DD"}}, "required": ["出发地", "目的地"]}}}
 
 
@@ -43,7 +44,8 @@ CASES: dict[str, tuple[list[dict], list[dict] | None, dict]] = {
         {"role": "system", "content": "You are a helpful assistant."},
         {"role": "user", "content": "What's the weather in Paris?"},
         {"role": "assistant", "content": "", "tool_calls": [call("get_weather", {"city": "Paris"}, "call_1")]},
-        {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": '{"temperature_c": 18, "condition": "sunny"}'},
+        {"role": "tool", "tool_call_id": "call_1", "name": "get_weather",
+         "content": '{"temperature_c": 18, "condition": "sunny"}'},
         {"role": "assistant", "content": "It is 18 °C and sunny in Paris."},
     ], [WEATHER], {}),
     "parallel_calls": ([
@@ -63,9 +65,11 @@ CASES: dict[str, tuple[list[dict], list[dict] | None, dict]] = {
     ], None, {}),
     "chinese": ([
         {"role": "user", "content": "帮我查一下明天从北京到上海的火车票。"},
-        {"role": "assistant", "content": "好的，我来查询。", "reasoning_content": "用户要查火车票，需要出发地、目的地和日期。",
+        {"role": "assistant", "content": "好的，我来查询。",
+         "reasoning_content": "用户要查火车票，需要出发地、目的地和日期。",
          "tool_calls": [call("查询火车票", {"出发地": "北京", "目的地": "上海", "日期": "2024-07-27"}, "t1")]},
-        {"role": "tool", "tool_call_id": "t1", "name": "查询火车票", "content": '{"车次": ["G1", "G3"], "余票": "充足"}'},
+        {"role": "tool", "tool_call_id": "t1", "name": "查询火车票",
+         "content": '{"车次": ["G1", "G3"], "余票": "充足"}'},
         {"role": "assistant", "content": "明天有 G1 和 G3 两趟车，余票充足。"},
     ], [TRAIN], {}),
     "empty_content_with_calls": ([
@@ -74,7 +78,8 @@ CASES: dict[str, tuple[list[dict], list[dict] | None, dict]] = {
         {"role": "tool", "tool_call_id": "x", "name": "get_time", "content": "09:12"},
         {"role": "assistant", "content": "", "tool_calls": [
             {"type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Lima"}'}}]},
-    ], [{"type": "function", "function": {**WEATHER["function"], "parameters": json.dumps(WEATHER["function"]["parameters"])}}, TIME],
+    ], [{"type": "function", "function": {**WEATHER["function"],
+                                          "parameters": json.dumps(WEATHER["function"]["parameters"])}}, TIME],
         {"add_stop_token": True}),
 }
 
@@ -105,6 +110,6 @@ def test_render_matches_golden_file(template, case):
 
 def test_snapshot_folder_has_no_stale_files():
     expected = {f"{t}/{c}{suffix}" for t in TEMPLATES for c in CASES for suffix in (".txt", ".spans.json")}
-    present = {str(p.relative_to(SNAPSHOTS)) for p in SNAPSHOTS.rglob("*") if p.is_file() and p.parent.parent == SNAPSHOTS
-               and p.parent.name in TEMPLATES}
+    present = {str(p.relative_to(SNAPSHOTS)) for p in SNAPSHOTS.rglob("*")
+               if p.is_file() and p.parent.parent == SNAPSHOTS and p.parent.name in TEMPLATES}
     assert present == expected

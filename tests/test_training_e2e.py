@@ -51,7 +51,7 @@ def tiny_model(tokenizer, seed: int = 0):
     return transformers.Qwen2ForCausalLM(config)
 
 
-TRAIN = dict(per_device_train_batch_size=2, max_steps=10, learning_rate=3e-2, logging_steps=1, report_to=[],
+TRAIN = dict(per_device_train_batch_size=1, max_steps=10, learning_rate=3e-2, logging_steps=1, report_to=[],
              save_strategy="no", use_cpu=True, seed=0, disable_tqdm=True)
 _losses: dict[str, list[float]] = {}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import warnings
 from typing import Any
 
 from .errors import InvalidRecord
@@ -52,15 +53,23 @@ def parse_arguments(value: Any) -> tuple[dict[str, Any], str | None]:
     raise InvalidRecord(f"tool-call arguments are encoded more than {_MAX_DECODE_DEPTH} times: {text[:80]!r}")
 
 
+def literal_eval_quiet(text: str) -> Any:
+    """``ast.literal_eval`` without the SyntaxWarning / DeprecationWarning that backslashes in data trigger."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ast.literal_eval(text)
+
+
 def _literal(text: str) -> Any:
     """Parse a Python literal (single quotes, True/None); also accept JSON's true/false/null inside it."""
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return literal_eval_quiet(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         pass
     try:
-        return ast.literal_eval(_json_keywords_to_python(text))
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return literal_eval_quiet(_json_keywords_to_python(text))
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         raise InvalidRecord(f"tool-call arguments are neither JSON nor a Python literal: {text[:120]!r}") from None
 
 

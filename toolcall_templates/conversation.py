@@ -39,11 +39,16 @@ _THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:
-    """Split a leading ``<think>...</think>`` block off assistant text: ``(reasoning or None, rest)``."""
+    """Split a leading ``<think>...</think>`` block off assistant text: ``(reasoning or None, rest)``.
+
+    An unterminated leading ``<think>`` (generation cut off inside the reasoning) makes the whole text reasoning."""
     match = _THINK.match(text)
-    if not match:
-        return None, text
-    return match.group(1).strip("\n"), text[match.end():]
+    if match:
+        return match.group(1).strip("\n"), text[match.end():]
+    stripped = text.lstrip()
+    if stripped.startswith("<think>") and "</think>" not in stripped:
+        return stripped[len("<think>"):].strip("\n"), ""  # reasoning cut off before its closing tag
+    return None, text
 
 
 def as_text(value: Any, what: str) -> str:

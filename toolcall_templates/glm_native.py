@@ -1,12 +1,13 @@
-"""Canonical (OpenAI-style) conversation → GLM-4's native message list, the form the official glm-4-9b-chat template reads.
+"""Canonical (OpenAI-style) conversation → GLM-4's native messages, the form the official glm-4-9b-chat template reads.
 
 The official template ignores ``tools=``, ``tool_calls`` and role ``tool``. GLM-4's own convention (its
 ``openai_api_server.py`` and finetune README) is instead:
 
 * the tools ride on a system message: ``{"role": "system", "content": ..., "tools": [...]}``;
-* every call is its own assistant message ``{"role": "assistant", "metadata": <function name>, "content": <JSON args>}``,
-  the arguments spelt as the model emits them, ``json.dumps(args, ensure_ascii=False)``; text that precedes the calls
-  in the same turn becomes a plain assistant message before them (parallel calls = consecutive call messages);
+* every call is its own assistant message
+  ``{"role": "assistant", "metadata": <function name>, "content": <JSON args>}``, the arguments spelt as the model
+  emits them, ``json.dumps(args, ensure_ascii=False)``; text that precedes the calls in the same turn becomes a plain
+  assistant message before them (parallel calls = consecutive call messages);
 * a tool result is ``{"role": "observation", "content": ...}``.
 
 Where the tools go: on the conversation's leading system message when there is one (its own text is kept, so the

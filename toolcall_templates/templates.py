@@ -35,6 +35,9 @@ class ChatTemplate:
     default_kwargs: dict[str, Any] = field(default_factory=dict)
     """Render arguments applied unless the caller overrides them (e.g. Llama's ``date_string``)."""
     description: str = ""
+    stop_token_kwarg: str | None = None
+    """Render variable that appends the stop token after a final assistant turn (GLM-4: the next role token is
+    the stop token, and the official render has none after the last turn)."""
 
 
 @lru_cache(maxsize=1)
@@ -79,6 +82,7 @@ def get_template(name: str) -> ChatTemplate:
         stop_tokens=tuple(facts.get("stop_tokens", [])),
         default_kwargs=dict(facts.get("default_kwargs", {})),
         description=facts.get("description", ""),
+        stop_token_kwarg=facts.get("stop_token_kwarg"),
     )
 
 

@@ -10,7 +10,6 @@ ToolCallParseError naming the tool. The model writes no reasoning block, so ``re
 
 from __future__ import annotations
 
-import warnings
 
 from ..arguments import parse_arguments
 from ..errors import InvalidRecord
@@ -40,11 +39,10 @@ def parse(text: str) -> ParsedTurn:
 
 def _tool_call(name: str, payload: str, index: int) -> ToolCall:
     if not payload.strip().startswith("{"):
-        raise ToolCallParseError(f"call to {name!r}: body is not a JSON object (built-in tool output?): {payload[:80]!r}")
+        raise ToolCallParseError(
+            f"call to {name!r}: body is not a JSON object (built-in tool output?): {payload[:80]!r}")
     try:
-        with warnings.catch_warnings():  # the Python-literal fallback compiles model text: no escape warnings
-            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
-            arguments, _ = parse_arguments(payload)
+        arguments, _ = parse_arguments(payload)
     except InvalidRecord as exc:
         raise ToolCallParseError(f"call to {name!r}: {exc.reason}") from None
     return {"id": f"call_{index}", "type": "function", "function": {"name": name, "arguments": arguments}}

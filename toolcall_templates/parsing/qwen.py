@@ -2,9 +2,9 @@
 
 The model writes ``[<think>\\nREASONING\\n</think>\\n\\n]CONTENT`` followed by zero or more
 ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>`` blocks (one per line), then ``<|im_end|>``.
-Content is the text before the first block without the newline the template puts before it; a reasoning block
-(Qwen3) becomes ``reasoning_content`` (an empty one is left out). Text outside the blocks after the first one is kept in ``content`` (joined by
-newlines) rather than dropped.
+Content is the text before the first block without the newline the template puts before it; a leading reasoning
+block (Qwen3) becomes ``reasoning_content`` (an empty one is left out). Text outside the blocks after the first one
+is kept in ``content`` (joined by newlines) rather than dropped.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def strip_stop_tokens(text: str, stop_tokens: tuple[str, ...] = STOP_TOKENS) -> 
 
 
 def split_think(text: str) -> tuple[str | None, str]:
-    """A leading ``<think>\n...\n</think>\n\n`` block: ``(reasoning or None, rest)``, spaced as Qwen3's template spaces it.
+    """A leading ``<think>\\n...\\n</think>\\n\\n`` block: ``(reasoning or None, rest)``, spaced as Qwen3 spaces it.
 
     Only a block that opens the turn and is closed counts; anything else (no block, a block never closed, a stray
     ``</think>``) stays in the content as it is.

@@ -1,0 +1,112 @@
+"""The piece cache is exact: encoding the pieces between added tokens once and reusing them gives the tokenizer's own
+ids, on the five real tokenizers and every shared conversation; tokenizers where it would not are detected."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import load_tokenizer, requires_shared
+from test_tokenize_oracle import FAMILIES, RENDER_KWARGS, dataset  # noqa: F401 - session fixture
+from toolcall_templates.segment_encoder import SegmentEncoder
+
+
+@requires_shared
+@pytest.mark.parametrize("family", FAMILIES)
+def test_piece_reuse_gives_the_tokenizers_own_ids_and_offsets(family, dataset):  # noqa: F811
+    from toolcall_templates.templates import render
+
+    tokenizer = load_tokenizer(family)
+    encoder = SegmentEncoder(tokenizer)
+    assert encoder.split_exact
+    texts = []
+    for row in dataset.select(range(0, len(dataset), 8)):
+        try:
+            texts.append(render(family, row["messages"], row["tools"] or None, **RENDER_KWARGS.get(family, {}))[0])
+        except Exception:  # noqa: BLE001 - conversations the template refuses are not the point here
+            continue
+    reference = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    cuts = [sorted({s for s, _ in offsets} | {len(text)}) for text, offsets in zip(texts, reference["offset_mapping"])]
+    for start in range(0, len(texts), 100):  # several batches: later ones reuse pieces of earlier ones
+        batch = encoder.encode(texts[start:start + 100], cuts[start:start + 100])
+        for k, encoded in enumerate(batch):
+            ids, offsets = reference["input_ids"][start + k], reference["offset_mapping"][start + k]
+            assert encoded.ids == ids
+            assert [encoded.token_range(s, e) for s, e in offsets[:60]] == [_overlapping(offsets, s, e)
+                                                                              for s, e in offsets[:60]]
+    assert encoder.stats["pieces_encoded"] < encoder.stats["pieces"] / 2  # most pieces were reused
+
+
+def _overlapping(offsets, start: int, end: int) -> tuple[int, int]:
+    """Reference: positions of the tokens whose characters overlap [start, end)."""
+    hits = [i for i, (s, e) in enumerate(offsets) if e > start and s < end]
+    return hits[0], hits[-1] + 1
+
+
+def test_spans_map_to_every_overlapping_token():
+    tokenizer = load_tokenizer("qwen2.5")
+    text = "<|im_start|>assistant\nHello world<|im_end|>\n"
+    encoder = SegmentEncoder(tokenizer)
+    start = text.index("Hello")
+    encoded = encoder.encode([text], [[start, text.index("<|im_end|>") + 10, start + 3]])[0]
+    tokens = tokenizer.convert_ids_to_tokens(encoded.ids)
+    a, b = encoded.token_range(start, text.index("<|im_end|>") + 10)
+    assert tokens[a:b] == ["Hello", "Ġworld", "<|im_end|>"]
+    assert encoded.token_range(start + 3, start + 4) == (a, a + 1)  # inside a token: that whole token
+    assert encoded.token_range(start, start) == (0, 0)
+
+
+def test_offsets_are_added_when_a_cached_piece_is_later_cut():
+    tokenizer = load_tokenizer("qwen2.5")
+    encoder = SegmentEncoder(tokenizer)
+    text = "<|im_start|>user\nsome words here<|im_end|>"
+    encoder.encode([text])  # cached without offsets
+    cut = text.index("words")
+    encoded = encoder.encode([text], [[cut, cut + 5]])[0]
+    a, b = encoded.token_range(cut, cut + 5)
+    assert tokenizer.decode(encoded.ids[a:b]) == " words"
+
+
+def test_small_cache_evicts_and_stays_exact():
+    tokenizer = load_tokenizer("qwen2.5")
+    encoder = SegmentEncoder(tokenizer, cache_tokens=50)
+    texts = [f"<|im_start|>user\nmessage number {k} " * 3 + "<|im_end|>" for k in range(40)]
+    for start in range(0, 40, 8):
+        assert [e.ids for e in encoder.encode(texts[start:start + 8])] == \
+            tokenizer(texts[start:start + 8], add_special_tokens=False)["input_ids"]
+    assert encoder._cached_tokens <= 50 + 8 * 40
+
+
+def _tiny_tokenizer(prepend_scheme: str = "first", rstrip: bool = False):
+    from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["▁hello", "▁world", "hello", "world", "▁Hello", "Hello", "▁world.", "world.", "▁", "[UNK]"]
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme=prepend_scheme)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
+    tokenizer.add_special_tokens({"additional_special_tokens": [AddedToken("<sep>", rstrip=rstrip)]})
+    return tokenizer
+
+
+def test_a_tokenizer_that_prefixes_only_its_first_piece_is_encoded_whole():
+    tokenizer = _tiny_tokenizer("first")
+    texts = ["hello<sep>world hello", "world<sep>hello<sep>"]
+    encoder = SegmentEncoder(tokenizer)
+    assert not encoder.split_exact
+    assert [e.ids for e in encoder.encode(texts)] == tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
+def test_stripping_added_tokens_are_not_split_points():
+    tokenizer = _tiny_tokenizer("always", rstrip=True)
+    encoder = SegmentEncoder(tokenizer)
+    texts = ["hello<sep> world", "hello <sep>  world"]
+    assert "<sep>" not in encoder._boundary_ids
+    assert [e.ids for e in encoder.encode(texts)] == tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
+def test_slow_tokenizers_are_refused():
+    class Slow:
+        added_tokens_decoder: dict = {}
+
+    with pytest.raises(ValueError, match="fast tokenizer"):
+        SegmentEncoder(Slow())
