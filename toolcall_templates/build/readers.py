@@ -89,25 +89,35 @@ def iter_file(path: Path, label: str | None = None) -> Iterator[RawItem]:
     if path.suffix == ".parquet":
         yield from _iter_parquet(path, label)
         return
+    if path.suffix != ".json":
+        yield from _iter_json_lines(_open_lines(path), label)
+        return
     try:
-        data = path.read_bytes()
+        data = path.read_bytes()  # a JSON document must be parsed whole
     except OSError as exc:
         raise SourceError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
-    if path.suffix == ".json":
-        try:
-            document = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            document = None
-        else:
-            items = document if isinstance(document, list) else [document]
-            for index, record in enumerate(items):
-                yield RawItem(f"{label}#{index}", record)
-            return
-    yield from _iter_json_lines(data, label)
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        yield from _iter_json_lines(iter(data.split(b"\n")), label)  # JSON lines in a .json file (BFCL)
+        return
+    items = document if isinstance(document, list) else [document]
+    for index, record in enumerate(items):
+        yield RawItem(f"{label}#{index}", record)
 
 
-def _iter_json_lines(data: bytes, label: str) -> Iterator[RawItem]:
-    for number, line in enumerate(data.split(b"\n"), start=1):
+def _open_lines(path: Path) -> Iterator[bytes]:
+    """Stream the lines of a file, so JSON-lines sources of any size use bounded memory."""
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise SourceError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+    with handle:
+        yield from handle
+
+
+def _iter_json_lines(lines: Iterator[bytes], label: str) -> Iterator[RawItem]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         ref = f"{label}:{number}"

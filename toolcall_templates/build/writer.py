@@ -13,7 +13,9 @@ from typing import Any
 
 from ..schema import Row, features
 
-DEFAULT_SHARD_ROWS = 50_000
+DEFAULT_SHARD_ROWS = 100_000
+SHARD_BYTES = 64 * 1024 * 1024
+"""A shard is flushed at whichever comes first: ``shard_rows`` rows or this much encoded JSON text."""
 ROW_GROUP_ROWS = 2_000
 
 
@@ -50,7 +52,7 @@ def encode_row(row: Row) -> dict[str, Any]:
 
 
 class ShardWriter:
-    """Buffers the rows of one config and flushes a parquet shard every ``shard_rows`` rows."""
+    """Buffers the rows of one config and flushes a parquet shard when the buffer is full (memory stays bounded)."""
 
     def __init__(self, folder: Path, shard_rows: int = DEFAULT_SHARD_ROWS):
         import pyarrow as pa
@@ -60,11 +62,14 @@ class ShardWriter:
         self._schema = features().arrow_schema
         self._storage_schema = pa.schema([pa.field(f.name, _storage_type(f.type)) for f in self._schema])
         self._buffer: list[dict[str, Any]] = []
+        self._buffer_bytes = 0
         self._parts: list[Path] = []
 
     def add(self, row: Row) -> None:
-        self._buffer.append(encode_row(row))
-        if len(self._buffer) >= self.shard_rows:
+        encoded = encode_row(row)
+        self._buffer.append(encoded)
+        self._buffer_bytes += len(encoded["meta"]) + sum(len(m) for m in encoded["messages"])
+        if len(self._buffer) >= self.shard_rows or self._buffer_bytes >= SHARD_BYTES:
             self._flush()
 
     def _flush(self) -> None:
@@ -79,6 +84,7 @@ class ShardWriter:
         pq.write_table(table, part, row_group_size=ROW_GROUP_ROWS, compression="zstd")
         self._parts.append(part)
         self._buffer = []
+        self._buffer_bytes = 0
 
     def close(self) -> list[Path]:
         """Flush and give the shards their final Hub-style names; returns the shard paths."""
