@@ -195,3 +195,27 @@ def test_pack_option_packs_into_max_length():
     assert [row["seq_lengths"] for row in packed] == [[single, single], [single, single], [single]]
     with pytest.raises(ValueError, match="max_length"):
         tokenize_dataset(_dataset(rows), tokenizer, "qwen2.5", pack=True)
+
+
+def test_numbers_in_stored_json_are_tokenized_exactly_as_written():
+    tokenizer = load_tokenizer("qwen2.5")
+    call = {"id": "c", "type": "function", "function": {"name": "get_weather",
+                                                        "arguments": {"city": "Paris", "p": 0.95, "q": 0.3}}}
+    row = _canonical({"tools": TOOLS, "messages": [WEATHER["messages"][1],
+                                                   {"role": "assistant", "content": "", "tool_calls": [call]}]}, "f")
+    dataset = tokenize_dataset(_dataset([row]), tokenizer, "qwen2.5", desc=None)
+    assert '"p": 0.95, "q": 0.3}' in tokenizer.decode(dataset[0]["input_ids"])
+    assert dataset[0]["input_ids"] == tokenize_conversation(row, tokenizer, "qwen2.5")["input_ids"]
+
+
+def test_struct_typed_messages_lose_their_null_keys_like_apply_chat_template():
+    from datasets import Dataset
+
+    tokenizer = load_tokenizer("llama3.1")
+    messages = [{"role": "user", "content": "Hi", "tool_calls": None},
+                {"role": "assistant", "content": "Hello!", "tool_calls": None}]
+    dataset = Dataset.from_list([{"messages": messages, "tools": None}])  # Arrow structs: every key on every message
+    assert dataset[0]["messages"][0]["tool_calls"] is None
+    tokenized = tokenize_dataset(dataset, tokenizer, "llama3.1", template_kwargs=DATE, desc=None)
+    official = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, **DATE)
+    assert tokenized[0]["input_ids"] == official["input_ids"]

@@ -76,6 +76,17 @@ def dataset(tmp_path_factory):
     return shared_dataset(str(tmp_path_factory.getbasetemp()))
 
 
+def exact_rows(dataset) -> list[dict]:
+    """Rows with their stored JSON parsed by ``json.loads`` (``datasets``' own Json decoding turns 0.3 into
+    0.30000000000000004; see ``toolcall_templates.row_decoding``)."""
+    table = dataset.with_format("arrow")[:].to_pylist()
+    for row in table:
+        row["messages"] = [json.loads(m) for m in row["messages"]]
+        for tool in row["tools"] or []:
+            tool["function"]["parameters"] = json.loads(tool["function"]["parameters"])
+    return table
+
+
 # -- the oracle ------------------------------------------------------------------------------------------------------
 def official_text(tokenizer, family: str, row: dict) -> str:
     if family == "glm4":
@@ -164,7 +175,7 @@ def compare_family(family: str, dataset, last_only: bool = False) -> dict[str, i
     from toolcall_templates.tokenize import tokenize_dataset
 
     tokenizer = load_tokenizer(family)
-    rows = list(dataset)
+    rows = exact_rows(dataset)
     ours, report = tokenize_dataset(dataset, tokenizer, family, keep_columns=("id",), return_report=True,
                                     train_on="last_assistant" if last_only else "assistant",
                                     template_kwargs=RENDER_KWARGS.get(family, {}), desc=None)
@@ -236,7 +247,7 @@ def test_every_shared_conversation_matches_the_official_oracle(family, dataset):
 
 
 @requires_shared
-@pytest.mark.parametrize("family", ("qwen2.5", "llama3.1", "glm4"))
+@pytest.mark.parametrize("family", ("qwen2.5", "glm4"))
 def test_last_assistant_trains_only_the_final_turn(family, dataset):
     multi_turn = dataset.select([i for i, messages in enumerate(dataset["messages"])
                                  if sum(m["role"] == "assistant" for m in messages) > 1])

@@ -13,8 +13,8 @@ from typing import Any
 
 from .control_tokens import ControlTokenTable, check_policy as check_control_policy
 from .errors import InvalidRecord
-from .segment_encoder import DEFAULT_CACHE_TOKENS, EncodedText, SegmentEncoder
-from .templates import ChatTemplate, _manifest, render, resolve_template
+from .segment_encoder import DEFAULT_CACHE_TOKENS, SegmentEncoder
+from .templates import ChatTemplate, render, resolve_template
 from .truncation import EncodedConversation, check_policy as check_truncation_policy, fit
 
 TRAIN_ON: tuple[str, ...] = ("assistant", "last_assistant")
@@ -91,10 +91,10 @@ class ConversationEncoder:
                 continue
             prepared.append(item)
             outcomes[index] = outcome
-        encoded = self.segments.encode([p.text for p in prepared], [_cuts(p.spans) for p in prepared],
+        encoded = self.segments.encode([p.text for p in prepared], [p.spans for p in prepared],
                                        [p.escaped for p in prepared])
-        for item, text in zip(prepared, encoded):
-            self._finish(outcomes[item.index], item, text)  # type: ignore[arg-type]
+        for item, (ids, ranges) in zip(prepared, encoded):
+            self._finish(outcomes[item.index], item, self._labelled(ids, ranges))  # type: ignore[arg-type]
         return outcomes  # type: ignore[return-value]
 
     def encode_row(self, row: Any) -> Outcome:
@@ -130,8 +130,7 @@ class ConversationEncoder:
     def _render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> tuple[str, list]:
         return render(self.template, messages, tools, **self.render_kwargs)
 
-    def _finish(self, outcome: Outcome, item: _Prepared, text: EncodedText) -> None:
-        conversation = self._labelled(text, item.spans)
+    def _finish(self, outcome: Outcome, item: _Prepared, conversation: EncodedConversation) -> None:
         fitted = fit(conversation, self.max_length, self.truncation, item.messages,
                      lambda messages: self._reencode(messages, item.tools, item.escaped))
         outcome.truncated = fitted.truncated
@@ -148,11 +147,11 @@ class ConversationEncoder:
             text, spans = self._render(messages, tools)
         except Exception:  # noqa: BLE001 - a shortened conversation the template rejects is not a candidate
             return None
-        return self._labelled(self.segments.encode([text], [_cuts(spans)], [escaped])[0], spans)
+        return self._labelled(*self.segments.encode([text], [spans], [escaped])[0])
 
-    def _labelled(self, text: EncodedText, spans: list[tuple[int, int]]) -> EncodedConversation:
-        ids = text.ids
-        ranges = [r for r in (text.token_range(start, end) for start, end in spans) if r[1] > r[0]]
+    def _labelled(self, ids: list[int], ranges: list[tuple[int, int]]) -> EncodedConversation:
+        """Labels from the token ranges of the generation blocks (empty blocks are skipped)."""
+        ranges = [r for r in ranges if r[1] > r[0]]
         trained = ranges[-1:] if self.train_on == "last_assistant" else ranges
         labels = [IGNORE_INDEX] * len(ids)
         for start, end in trained:
@@ -171,6 +170,8 @@ def conversation_of(row: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     for position, message in enumerate(messages):
         if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
             raise InvalidRecord(f"message {position} is not an object with a string 'role'")
+    if any(None in message.values() for message in messages):  # as apply_chat_template does
+        messages = [{k: v for k, v in message.items() if v is not None} for message in messages]
     tools = row.get("tools") or None
     if tools is not None and not (isinstance(tools, list) and all(isinstance(t, Mapping) for t in tools)):
         raise InvalidRecord("'tools' must be a list of tool objects")
@@ -179,15 +180,16 @@ def conversation_of(row: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
 
 def stop_token_kwargs(template: ChatTemplate) -> dict[str, Any]:
     """Render argument that appends the stop token after a final assistant turn (GLM-4's next role token)."""
-    name = getattr(template, "stop_token_kwarg", None) or _manifest().get(template.name, {}).get("stop_token_kwarg")
-    return {name: True} if name else {}
+    return {template.stop_token_kwarg: True} if template.stop_token_kwarg else {}
 
 
 def resolve_for_tokenizer(template: "str | ChatTemplate | None", tokenizer: Any) -> ChatTemplate:
     """The template to use with ``tokenizer``: as given, or detected from it; its special tokens must exist."""
     spec = resolve_template(template if template is not None else detect_template(tokenizer))
-    vocab = tokenizer.get_vocab()
-    missing = [token for token in spec.required_tokens if token not in vocab]
+    added = getattr(tokenizer, "added_tokens_encoder", None) or {}
+    unknown = {None, getattr(tokenizer, "unk_token_id", None)}
+    missing = [token for token in spec.required_tokens
+               if token not in added and tokenizer.convert_tokens_to_ids(token) in unknown]
     if missing:
         raise ValueError(f"template {spec.name!r} needs tokens {missing} that this tokenizer does not have")
     return spec
@@ -206,10 +208,6 @@ def detect_template(tokenizer: Any) -> str:
         f"cannot tell which chat template fits tokenizer {getattr(tokenizer, 'name_or_path', '?')!r}; "
         "pass template= (see toolcall_templates.list_templates())"
     )
-
-
-def _cuts(spans: list[tuple[int, int]]) -> list[int]:
-    return [char for span in spans for char in span]
 
 
 def _describe(exc: Exception) -> str:

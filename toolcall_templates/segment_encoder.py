@@ -1,4 +1,4 @@
-"""Batched tokenization of rendered conversations, split at added tokens so that recurring pieces are encoded once.
+"""Batched tokenization of rendered conversations, split at special tokens so that recurring pieces are encoded once.
 
 A fast tokenizer cuts its input at added tokens before it normalizes, pre-tokenizes and runs its model, and encodes
 each piece between two added tokens on its own. Encoding those pieces separately and concatenating the ids is
@@ -6,19 +6,20 @@ therefore the same as encoding the whole text, provided the added tokens do not 
 (``lstrip`` / ``rstrip`` / ``single_word``) and are matched on raw text. Pieces that recur across rows (system
 prompts, tool definitions, role headers, tool calls) are then encoded once and reused from a bounded cache. The
 equivalence is probed on each tokenizer when the encoder is built; a tokenizer that fails the probe (e.g. a
-SentencePiece ``Metaspace`` pre-tokenizer that prefixes only the first piece) is encoded text by text, still in
-one batched call.
+SentencePiece ``Metaspace`` pre-tokenizer that prefixes only the first piece) is encoded text by text.
 
-Character offsets are only converted for pieces that a label boundary falls inside of (``cuts``); a boundary on a
-piece edge needs none.
+The pieces a batch still needs are joined with a special token between them into a few long texts, so the batch is
+one tokenizer call on a few inputs (per-input overhead, not characters, dominates a call on many short pieces); the
+ids are cut back at the joining token. The character positions where labels start and end are resolved to token
+positions with the encoding's own ``char_to_token``; no offsets are converted.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from .control_tokens import ControlTokenTable, encode_as_text
@@ -28,37 +29,9 @@ DEFAULT_CACHE_TOKENS = 1_000_000
 
 _PROBE_CONTEXTS = ("", "a", " b", "\n", "\n\n", "  c  ", "Hello world.", "中文字符", " {\"k\": [1, 2]}\n", "\t x")
 
-Piece = tuple[int, int, Any, Any]
-"""``(char_start, token_start, starts, ends)``; ``starts``/``ends``: token offsets inside the piece, or None."""
-
-
-@dataclass
-class EncodedText:
-    """Ids of one text and what maps its character positions to token positions."""
-
-    ids: list[int]
-    pieces: list[Piece]
-    """Pieces in order, closed by an empty end piece at ``(len(text), len(ids))``."""
-    piece_chars: list[int]
-
-    def token_range(self, char_start: int, char_end: int) -> tuple[int, int]:
-        """Token positions ``[a, b)`` of the tokens that overlap the character span ``[char_start, char_end)``."""
-        if char_end <= char_start:
-            return 0, 0
-        return self._position(char_start, start=True), self._position(char_end, start=False)
-
-    def _position(self, char: int, start: bool) -> int:
-        k = bisect_right(self.piece_chars, char) - 1
-        if k < 0:
-            return 0
-        base, token_base, starts, ends = self.pieces[k]
-        if char == base:
-            return token_base
-        if starts is None:
-            raise RuntimeError(f"no offsets for the piece holding character {char}; it was not marked as a cut")
-        if start:  # first token that ends after `char`
-            return token_base + bisect_right(ends, char - base)
-        return token_base + bisect_left(starts, char - base)  # tokens that start before `char`
+Span = tuple[int, int]
+Entry = tuple[list[int], dict[int, int]]
+"""A cached piece: its ids, and its answers to query keys (see ``_query_keys``), in piece coordinates."""
 
 
 class SegmentEncoder:
@@ -75,36 +48,36 @@ class SegmentEncoder:
         self.backend = backend
         self.control = control or ControlTokenTable.from_tokenizer(tokenizer)
         self.cache_tokens = cache_tokens
-        self._cache: dict[str, tuple[list[int], Any, Any]] = {}
+        self._cache: dict[str, Entry] = {}
         self._cached_tokens = 0
         self._hits: set[str] = set()
         self._boundary_ids = boundary_tokens(tokenizer)
-        self._splitter = (
-            re.compile("(" + "|".join(map(re.escape, sorted(self._boundary_ids, key=len, reverse=True))) + ")")
-            if self._boundary_ids else None
-        )
+        special = {t: i for t, i in self._boundary_ids.items() if i in _special_ids(tokenizer)}
+        self._splitter = _alternation(self._boundary_ids)
+        self._special_splitter = _alternation(special) or self._splitter
+        self._joiner = min(special or self._boundary_ids, key=len, default=None)
         self.stats = {"texts": 0, "pieces": 0, "pieces_encoded": 0, "chars_encoded": 0}
         self.split_exact = self._splitter is not None and self._probe()
         self.stats = dict.fromkeys(self.stats, 0)
 
     # -- public ------------------------------------------------------------------------------------------------
-    def encode(self, texts: Sequence[str], cuts: "Sequence[Sequence[int]] | None" = None,
-               escaped: "Sequence[bool] | None" = None) -> list[EncodedText]:
-        """Encode ``texts``.
-
-        Args:
-            cuts: per text, the character positions that :meth:`EncodedText.token_range` will be asked about.
-            escaped: per text, whether it holds control-token sentinels (see :mod:`control_tokens`).
-        """
-        cuts = cuts if cuts is not None else [()] * len(texts)
+    def encode(self, texts: Sequence[str], spans: "Sequence[Sequence[Span]] | None" = None,
+               escaped: "Sequence[bool] | None" = None) -> list[tuple[list[int], list[Span]]]:
+        """Per text: its ids, and for each of its character spans the token positions ``[a, b)`` of the tokens
+        overlapping the span. ``escaped[i]`` marks a text holding control-token sentinels (see ``control_tokens``)."""
+        spans = spans if spans is not None else [()] * len(texts)
         escaped = escaped if escaped is not None else [False] * len(texts)
         self.stats["texts"] += len(texts)
         if not self.split_exact:
-            return self._encode_whole(texts, escaped)
-        split_texts = [self._splitter.split(text) for text in texts]
-        inner = [_pieces_cut_inside(parts, sorted(c)) for parts, c in zip(split_texts, cuts)]
-        self._encode_missing(split_texts, inner, escaped)
-        return [self._assemble(parts, esc) for parts, esc in zip(split_texts, escaped)]
+            return self._encode_whole(texts, spans, escaped)
+        split = [(self._splitter if esc else self._special_splitter).split(text) for text, esc in zip(texts, escaped)]
+        keys = [_query_keys(text_spans) for text_spans in spans]
+        wanted: dict[str, set[int]] = {}
+        for parts, text_keys, esc in zip(split, keys, escaped):
+            self._collect_missing(parts, text_keys, esc, wanted)
+        self._encode_missing(wanted, split)
+        return [self._assemble(parts, k, text_spans, esc)
+                for parts, k, text_spans, esc in zip(split, keys, spans, escaped)]
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -117,74 +90,111 @@ class SegmentEncoder:
         return state
 
     # -- split mode --------------------------------------------------------------------------------------------
-    def _encode_missing(self, split_texts: list[list[str]], inner: list[set[str]], escaped: Sequence[bool]) -> None:
-        """Encode, in one call, the pieces not cached yet and the cached ones that now need their offsets."""
+    def _collect_missing(self, parts: list[str], keys: list[int], escaped: bool, wanted: dict[str, set[int]]) -> None:
+        """Add to ``wanted`` the pieces of one text that are not cached, or lack an answer to one of its query keys
+        (with every key the piece must answer)."""
         cache, sentinel = self._cache, self.control.has_sentinel
-        needed: dict[str, None] = {}
-        with_offsets: set[str] = set()
-        for parts, cut_pieces, esc in zip(split_texts, inner, escaped):
-            for piece in parts[0::2]:
-                if piece and not (esc and sentinel(piece)):
-                    needed[piece] = None
-            with_offsets |= cut_pieces
-        todo = [p for p in needed if p not in cache or (p in with_offsets and cache[p][1] is None)]
-        if not todo:
+        char, q = 0, 0
+        for k, part in enumerate(parts):
+            end = char + len(part)
+            local: set[int] = set()
+            while q < len(keys) and keys[q] < 2 * end:
+                if keys[q] >= 2 * char + 2:
+                    local.add(keys[q] - 2 * char)
+                q += 1
+            if k % 2 == 0 and part and not (escaped and sentinel(part)):
+                entry = cache.get(part)
+                if entry is None or not local <= entry[1].keys():
+                    wanted.setdefault(part, set()).update(local, entry[1] if entry else ())
+            char = end
+
+    def _encode_missing(self, wanted: dict[str, set[int]], split: list[list[str]]) -> None:
+        """Encode the wanted pieces in one call and cache them."""
+        if not wanted:
             return
-        encodings = self.backend.encode_batch(todo, add_special_tokens=False)
-        self.stats["pieces_encoded"] += len(todo)
-        self.stats["chars_encoded"] += sum(map(len, todo))
-        for piece, encoding in zip(todo, encodings):
-            if piece in cache:
-                self._cached_tokens -= len(cache[piece][0])
-            if piece in with_offsets:
-                offsets = encoding.offsets
-                cache[piece] = (encoding.ids, [s for s, _ in offsets], [e for _, e in offsets])
-            else:
-                cache[piece] = (encoding.ids, None, None)
-            self._cached_tokens += len(cache[piece][0])
+        cache = self._cache
+        pieces = list(wanted)
+        for piece, entry in zip(pieces, self._encode_pieces(pieces, [wanted[p] for p in pieces])):
+            old = cache.get(piece)
+            self._cached_tokens += len(entry[0]) - (len(old[0]) if old else 0)
+            cache[piece] = entry
+        self.stats["pieces_encoded"] += len(pieces)
+        self.stats["chars_encoded"] += sum(map(len, pieces))
         if self._cached_tokens > self.cache_tokens:
-            self._evict(keep=needed.keys() | self._hits)
+            self._evict(keep={piece for parts in split for piece in parts[0::2]} | self._hits)
+
+    def _encode_pieces(self, pieces: list[str], wanted: list[set[int]]) -> list[Entry]:
+        """Encode pieces joined into a few long texts (a couple per CPU), cut back at the joining token."""
+        joiner, joiner_id = self._joiner, self._boundary_ids[self._joiner]
+        chunks = _chunks(len(pieces), os.cpu_count() or 1)
+        encodings = self.backend.encode_batch([joiner.join(pieces[a:b]) for a, b in chunks], add_special_tokens=False)
+        entries: list[Entry] = []
+        for (a, b), encoding in zip(chunks, encodings):
+            ids = encoding.ids
+            char, token, last = 0, 0, b - 1
+            for k in range(a, b):
+                end_char = char + len(pieces[k])
+                end = len(ids) if k == last else encoding.char_to_token(end_char)
+                if encoding.char_to_token(char) != token or end is None or (k < last and ids[end] != joiner_id):
+                    return [self._encode_alone(p, w) for p, w in zip(pieces, wanted)]  # unexpected: do not join
+                entries.append((ids[token:end], {key: _resolve(encoding, char, token, key) for key in wanted[k]}))
+                char, token = end_char + len(joiner), end + 1
+        return entries
+
+    def _encode_alone(self, piece: str, wanted: set[int]) -> Entry:
+        encoding = self.backend.encode(piece, add_special_tokens=False)
+        return encoding.ids, {key: _resolve(encoding, 0, 0, key) for key in wanted}
 
     def _evict(self, keep: set[str]) -> None:
         self._cache = {k: v for k, v in self._cache.items() if k in keep}
         self._cached_tokens = sum(len(v[0]) for v in self._cache.values())
         self._hits = set()
 
-    def _assemble(self, parts: list[str], escaped: bool) -> EncodedText:
+    def _assemble(self, parts: list[str], keys: list[int], spans: Sequence[Span],
+                  escaped: bool) -> tuple[list[int], list[Span]]:
+        """Concatenate the pieces' ids and resolve the spans' query keys to token positions."""
         cache, hits, boundary = self._cache, self._hits, self._boundary_ids
         ids: list[int] = []
-        pieces: list[Piece] = []
-        char = 0
+        resolved: dict[int, int] = {}
+        char, q = 0, 0
         for k, part in enumerate(parts):
             if not part:
                 continue
+            end = char + len(part)
             if k % 2:
-                pieces.append((char, len(ids), (0,), (len(part),)))
-                ids.append(boundary[part])
+                piece_ids, lookup = [boundary[part]], _ONE_TOKEN
+            elif escaped and self.control.has_sentinel(part):
+                piece_ids, lookup = self._encode_escaped(part, [key - 2 * char for key in keys if char < key // 2 < end])
             else:
-                if escaped and self.control.has_sentinel(part):
-                    entry = self._encode_escaped(part)
-                else:
-                    entry = cache[part]
-                    hits.add(part)
-                pieces.append((char, len(ids), entry[1], entry[2]))
-                ids.extend(entry[0])
-            char += len(part)
-        pieces.append((char, len(ids), None, None))
-        self.stats["pieces"] += len(pieces) - 1
-        return EncodedText(ids, pieces, [p[0] for p in pieces])
+                piece_ids, lookup = cache[part]
+                hits.add(part)
+            while q < len(keys) and keys[q] < 2 * end:
+                local = keys[q] - 2 * char
+                resolved[keys[q]] = len(ids) + (lookup[local] if local >= 2 else 0)
+                q += 1
+            ids.extend(piece_ids)
+            char = end
+        for key in keys[q:]:
+            resolved[key] = len(ids)
+        self.stats["pieces"] += (len(parts) + 1) // 2
+        return ids, [(resolved[2 * a], resolved[2 * b + 1]) if b > a else (0, 0) for a, b in spans]
 
-    def _encode_escaped(self, part: str) -> tuple[list[int], list[int], list[int]]:
-        """Encode a piece holding sentinels as its literal text; offsets stay in the sentinel text's coordinates."""
+    def _encode_escaped(self, part: str, local_keys: list[int]) -> Entry:
+        """Encode a piece holding sentinels as its literal text; positions stay in the sentinel text's coordinates."""
         restored_to_part: list[int] = []
         for position, char in enumerate(part):
             literal = self.control.literal_of.get(char)
             restored_to_part.extend([position] * (len(literal) if literal is not None else 1))
         ids, starts, ends = encode_as_text(self.backend, self.control.restore(part))
-        return ids, [restored_to_part[s] for s in starts], [restored_to_part[e - 1] + 1 for e in ends]
+        starts = [restored_to_part[s] for s in starts]
+        ends = [restored_to_part[e - 1] + 1 for e in ends]
+        lookup = {key: bisect_left(starts, key // 2) if key % 2 else bisect_right(ends, key // 2)
+                  for key in local_keys}
+        return ids, lookup
 
     # -- whole-text mode ---------------------------------------------------------------------------------------
-    def _encode_whole(self, texts: Sequence[str], escaped: Sequence[bool]) -> list[EncodedText]:
+    def _encode_whole(self, texts: Sequence[str], spans: Sequence[Sequence[Span]],
+                      escaped: Sequence[bool]) -> list[tuple[list[int], list[Span]]]:
         if any(escaped):
             raise ValueError(
                 "escaping control tokens needs a tokenizer whose added tokens split its input exactly; "
@@ -192,10 +202,10 @@ class SegmentEncoder:
             )
         batch = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
         out = []
-        for text, ids, offsets in zip(texts, batch["input_ids"], batch["offset_mapping"]):
-            pieces: list[Piece] = [(0, 0, [s for s, _ in offsets], [e for _, e in offsets]),
-                                   (len(text), len(ids), None, None)]
-            out.append(EncodedText(list(ids), pieces, [0, len(text)]))
+        for ids, offsets, text_spans in zip(batch["input_ids"], batch["offset_mapping"], spans):
+            starts, ends = [s for s, _ in offsets], [e for _, e in offsets]
+            out.append((list(ids), [(bisect_right(ends, s), bisect_left(starts, e)) if e > s else (0, 0)
+                                    for s, e in text_spans]))
         self.stats["pieces_encoded"] += len(texts)
         self.stats["chars_encoded"] += sum(map(len, texts))
         return out
@@ -212,26 +222,56 @@ class SegmentEncoder:
         expected = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
         self.split_exact = True
         try:
-            got = [e.ids for e in self.encode(texts)]
+            got = [ids for ids, _ in self.encode(texts, escaped=[True] * len(texts))]  # finest split
+            got_coarse = [ids for ids, _ in self.encode(texts)]
         finally:
             self.clear_cache()
-        return got == [list(ids) for ids in expected]
+        expected = [list(ids) for ids in expected]
+        return got == expected and got_coarse == expected
 
 
-def _pieces_cut_inside(parts: list[str], cuts: list[int]) -> set[str]:
-    """The text pieces (even entries of ``parts``) that hold a cut strictly inside them."""
-    if not cuts:
-        return set()
-    found: set[str] = set()
-    char, c = 0, 0
-    for k, part in enumerate(parts):
-        end = char + len(part)
-        while c < len(cuts) and cuts[c] <= char:
-            c += 1
-        if c < len(cuts) and cuts[c] < end and k % 2 == 0:
-            found.add(part)
-        char = end
-    return found
+def _query_keys(spans: Sequence[Span]) -> list[int]:
+    """Sorted query keys of spans: ``2 * start`` asks for the first token ending after ``start``; ``2 * end + 1``
+    for the number of tokens starting before ``end``."""
+    return sorted({key for start, end in spans if end > start for key in (2 * start, 2 * end + 1)})
+
+
+def _resolve(encoding: Any, char: int, token: int, local_key: int) -> int:
+    """Answer a query key for the piece starting at ``char`` / ``token`` of ``encoding``."""
+    position = char + local_key // 2
+    first = encoding.char_to_token(position)
+    if first is None:  # offsets that skip this character: the next token after it
+        first = bisect_right([end for _, end in encoding.offsets], position)
+    if local_key % 2 == 0:
+        return first - token
+    return first - token + (encoding.token_to_chars(first)[0] < position)
+
+
+class _OneToken(dict):
+    """Query answers inside a single special token: it is the first token ending after, and it starts before."""
+
+    def __missing__(self, key: int) -> int:
+        return key % 2
+
+
+_ONE_TOKEN = _OneToken()
+
+
+def _chunks(count: int, workers: int) -> list[tuple[int, int]]:
+    parts = max(1, min(count, 2 * workers))
+    step = -(-count // parts)
+    return [(a, min(a + step, count)) for a in range(0, count, step)]
+
+
+def _alternation(tokens: dict[str, int]) -> re.Pattern[str] | None:
+    if not tokens:
+        return None
+    return re.compile("(" + "|".join(map(re.escape, sorted(tokens, key=len, reverse=True))) + ")")
+
+
+def _special_ids(tokenizer: Any) -> set[int]:
+    decoder = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    return {token_id for token_id, token in decoder.items() if token.special}
 
 
 def boundary_tokens(tokenizer: Any) -> dict[str, int]:

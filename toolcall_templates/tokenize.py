@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 import weakref
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from .conversation_encoder import ConversationEncoder, Outcome
@@ -24,6 +27,22 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS: tuple[str, ...] = ("input_ids", "attention_mask", "labels")
 _STATUS_COLUMNS: tuple[str, ...] = ("_drop_reason", "_detail", "_truncated", "_control_tokens", "_escaped", "_ref")
+
+
+def _output_features() -> dict[str, Any]:
+    from datasets import List, Value
+
+    return {
+        "input_ids": List(Value("int32")),
+        "attention_mask": List(Value("int8")),
+        "labels": List(Value("int32")),
+        "_drop_reason": Value("string"),
+        "_detail": Value("string"),
+        "_truncated": Value("string"),
+        "_control_tokens": List(Value("string")),
+        "_escaped": Value("bool"),
+        "_ref": Value("string"),
+    }
 
 
 class ConversationDropped(InvalidRecord):
@@ -107,7 +126,7 @@ def tokenize_dataset(
     into ``max_length`` bins with ``position_ids`` when ``pack=True``), or ``(dataset, TokenizeReport)`` with
     ``return_report=True``. Drops are also logged as a warning.
     """
-    from datasets import Features, List, Value
+    from datasets import Features
 
     if pack and max_length is None:
         raise ValueError("pack=True needs max_length")
@@ -117,20 +136,13 @@ def tokenize_dataset(
     missing = [c for c in keep_columns if c not in dataset.column_names]
     if missing:
         raise ValueError(f"keep_columns not in the dataset: {missing}")
-    features = Features({
-        **{c: dataset.features[c] for c in keep_columns},
-        "input_ids": List(Value("int32")),
-        "attention_mask": List(Value("int8")),
-        "labels": List(Value("int32")),
-        "_drop_reason": Value("string"),
-        "_detail": Value("string"),
-        "_truncated": Value("string"),
-        "_control_tokens": List(Value("string")),
-        "_escaped": Value("bool"),
-        "_ref": Value("string"),
-    })
-    mapped = dataset.map(
-        _MapBatch(encoder, tuple(keep_columns)),
+    needed = [c for c in dict.fromkeys(["id", "messages", "tools", *keep_columns]) if c in dataset.column_names]
+    if "messages" not in needed:
+        raise ValueError(f"tokenize_dataset needs canonical rows with a 'messages' column; got {dataset.column_names}")
+    features = Features({**{c: dataset.features[c] for c in keep_columns}, **_output_features()})
+    mapped = dataset.with_format("arrow").map(
+        _MapBatch(encoder, {c: dataset.features[c] for c in needed}, tuple(keep_columns)),
+        input_columns=needed,  # only these are read; JSON is decoded exactly (row_decoding), not by datasets
         batched=True,
         batch_size=batch_size,
         num_proc=num_proc,
@@ -138,7 +150,7 @@ def tokenize_dataset(
         features=features,
         new_fingerprint=_fingerprint(dataset, tokenizer, encoder, options, keep_columns),
         desc=desc,
-    )
+    ).with_format(None)
     report = _report(mapped)
     kept = _drop_rows(mapped)
     if report.rows_dropped:
@@ -152,30 +164,42 @@ def tokenize_dataset(
 
 # -- internals ---------------------------------------------------------------------------------------------------
 class _MapBatch:
-    """The ``datasets.map`` function: batch of canonical rows in, token columns plus status columns out."""
+    """The ``datasets.map`` function: Arrow columns of canonical rows in, an Arrow table of tokens and statuses out."""
 
-    def __init__(self, encoder: ConversationEncoder, keep_columns: tuple[str, ...]):
+    def __init__(self, encoder: ConversationEncoder, features: dict[str, Any], keep_columns: tuple[str, ...]):
         self.encoder = encoder
+        self.columns = list(features)
         self.keep_columns = keep_columns
+        self.features = features
 
-    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        size = len(next(iter(batch.values()))) if batch else 0
-        rows = [{key: values[i] for key, values in batch.items()} for i in range(size)]
+    def __call__(self, *columns: Any) -> Any:
+        import pyarrow as pa
+
+        from .row_decoding import column_decoder
+
+        batch = dict(zip(self.columns, columns))
+        decoded = {}
+        for name in ("id", "messages", "tools"):
+            if name in batch:
+                decode = column_decoder(self.features[name], drop_none_keys=name == "messages")
+                decoded[name] = [decode(value) for value in batch[name].to_pylist()]
+        rows = [dict(zip(decoded, values)) for values in zip(*decoded.values())]
         outcomes = self.encoder.encode_rows(rows)
-        out: dict[str, list[Any]] = {c: list(batch[c]) for c in self.keep_columns}
-        out.update({c: [] for c in (*OUTPUT_COLUMNS, *_STATUS_COLUMNS)})
-        for row, outcome in zip(rows, outcomes):
-            kept = outcome.drop_reason is None
-            out["input_ids"].append(outcome.input_ids if kept else [])
-            out["attention_mask"].append([1] * len(outcome.input_ids) if kept else [])
-            out["labels"].append(outcome.labels if kept else [])
-            out["_drop_reason"].append(outcome.drop_reason)
-            out["_detail"].append(outcome.detail or None)
-            out["_truncated"].append(outcome.truncated)
-            out["_control_tokens"].append(outcome.control_tokens)
-            out["_escaped"].append(outcome.escaped)
-            out["_ref"].append(_row_ref(row))
-        return out
+        kept = [o.drop_reason is None for o in outcomes]
+        ids = [o.input_ids if k else [] for o, k in zip(outcomes, kept)]
+        out = {name: batch[name] for name in self.keep_columns}
+        out.update(
+            input_ids=pa.array(ids, pa.list_(pa.int32())),
+            attention_mask=pa.array([[1] * len(x) for x in ids], pa.list_(pa.int8())),
+            labels=pa.array([o.labels if k else [] for o, k in zip(outcomes, kept)], pa.list_(pa.int32())),
+            _drop_reason=pa.array([o.drop_reason for o in outcomes], pa.string()),
+            _detail=pa.array([o.detail or None for o in outcomes], pa.string()),
+            _truncated=pa.array([o.truncated for o in outcomes], pa.string()),
+            _control_tokens=pa.array([o.control_tokens for o in outcomes], pa.list_(pa.string())),
+            _escaped=pa.array([o.escaped for o in outcomes], pa.bool_()),
+            _ref=pa.array([_row_ref(row) for row in rows], pa.string()),
+        )
+        return pa.table(out)
 
 
 def _columns(outcome: Outcome) -> dict[str, list[int]]:
@@ -222,14 +246,40 @@ def _drop_rows(mapped: Any) -> Any:
 def _fingerprint(dataset: Any, tokenizer: Any, encoder: ConversationEncoder, options: dict[str, Any],
                  keep_columns: Sequence[str]) -> str:
     """Cache key of the map: input data, tokenizer, template text and options (never the encoder's cache)."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
     payload = json.dumps({
         "data": getattr(dataset, "_fingerprint", None),
-        "tokenizer": hashlib.sha256(backend.to_str().encode()).hexdigest() if backend is not None else repr(tokenizer),
+        "tokenizer": _tokenizer_digest(tokenizer),
         "template": hashlib.sha256(encoder.template.source.encode()).hexdigest(),
         "render": encoder.render_kwargs,
         "options": options,
         "keep": list(keep_columns),
-        "version": 1,
+        "code": _code_version(),
     }, sort_keys=True, default=repr)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+_digests: "weakref.WeakKeyDictionary[Any, tuple[int, str]]" = weakref.WeakKeyDictionary()
+
+
+def _tokenizer_digest(tokenizer: Any) -> str:
+    """Hash of the tokenizer's full definition, computed once per tokenizer object (and again if tokens are added)."""
+    size = len(tokenizer)
+    cached = _digests.get(tokenizer)
+    if cached is None or cached[0] != size:
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        text = backend.to_str() if backend is not None else repr(tokenizer)
+        cached = (size, hashlib.sha256(text.encode()).hexdigest())
+        _digests[tokenizer] = cached
+    return cached[1]
+
+
+@lru_cache(maxsize=1)
+def _code_version() -> str:
+    """Hash of the modules that shape the output, so a changed implementation never reuses a stale cache."""
+    from . import __version__, control_tokens, conversation_encoder, row_decoding, segment_encoder, templates, truncation
+
+    digest = hashlib.sha256(__version__.encode())
+    modules = (control_tokens, conversation_encoder, row_decoding, segment_encoder, templates, truncation)
+    for module in (*modules, sys.modules[__name__]):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]

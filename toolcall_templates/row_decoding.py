@@ -1,0 +1,65 @@
+"""Canonical rows read straight from Arrow, with their JSON values decoded exactly.
+
+``datasets`` decodes ``Json()`` values with a fast float parser that is not exact: on the shared BFCL rows ``0.3``
+comes back as ``0.30000000000000004`` and ``0.95`` as ``0.9500000000000001``, and a template would then render
+those digits into the training text. Decoding the stored JSON text with ``json.loads`` gives back exactly the
+values that were written, and skips the per-value formatting of ``datasets`` (several times faster).
+
+Messages stored as Arrow structs (not ``Json()``) come back with every key of the struct, ``None`` where a message
+lacks it; those keys are dropped (``drop_none_keys``), so templates that test for a key (``'tool_calls' in
+message``) see the message as it was written.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+Decoder = Callable[[Any], Any]
+
+
+def column_decoder(feature: Any, *, drop_none_keys: bool = False) -> Decoder:
+    """A function decoding one value of a column with this ``datasets`` feature (``to_pylist()`` values in)."""
+    decoder = _decoder(feature, drop_none_keys)
+    return decoder if decoder is not None else _identity
+
+
+def _decoder(feature: Any, drop_none_keys: bool) -> Decoder | None:
+    """None where values need no decoding (plain values), else the function that decodes them."""
+    from datasets import Json, LargeList, List
+
+    if isinstance(feature, Json):
+        return _json
+    if isinstance(feature, (List, LargeList)):
+        inner = _decoder(feature.feature, drop_none_keys)
+        if inner is None:
+            return None
+        return lambda values: None if values is None else [inner(v) for v in values]
+    if isinstance(feature, dict):
+        fields = {key: _decoder(sub, drop_none_keys) for key, sub in feature.items()}
+        fields = {key: decoder for key, decoder in fields.items() if decoder is not None}
+        if not fields and not drop_none_keys:
+            return None
+        return lambda value: _struct(value, fields, drop_none_keys)
+    return None
+
+
+def _struct(value: Any, fields: dict[str, Decoder], drop_none_keys: bool) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if drop_none_keys:
+        value = {key: item for key, item in value.items() if item is not None}
+    else:
+        value = dict(value)
+    for key, decoder in fields.items():
+        if key in value:
+            value[key] = decoder(value[key])
+    return value
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _identity(value: Any) -> Any:
+    return value
