@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# A fresh datasets cache per test session: load_dataset on a rebuilt folder must never see a stale cached copy.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="toolcall-tests-datasets-")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TOOLCALL_SHARED", REPO_ROOT.parent / "shared")).resolve()

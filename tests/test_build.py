@@ -123,7 +123,7 @@ def test_cli_build_sources_formats_and_push_dry_run(tmp_path, capsys):
     assert main(["build", "--source", "nonsense", "--out", str(out)]) == 2
     assert main(["push", str(out), "--repo-id", "org/name", "--dry-run"]) == 0
     printed = capsys.readouterr().out
-    assert "would upload" in printed and "data/calls/train-00000-of-00001.parquet" in printed and "README.md" in printed
+    assert "would upload" in printed and "data/calls/train-00000-of-00001-" in printed and "README.md" in printed
 
 
 def test_recipe_lists_public_sources_with_licenses():
@@ -149,3 +149,13 @@ def test_dataset_info_tags_next_to_a_file_are_applied(tmp_path):
     assert (result.stats[0].rows_out, result.stats[0].rejected) == (1, 0)
     row = load_dataset(str(tmp_path / "o"), split="train")[0]
     assert [m["role"] for m in row["messages"]] == ["user", "assistant", "tool", "assistant"]
+
+
+def test_rebuilt_folder_with_new_content_loads_fresh_not_from_the_datasets_cache(tmp_path):
+    source, out = tmp_path / "s.jsonl", tmp_path / "o"
+    for text in ("first version", "second version"):
+        record = {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]}
+        source.write_text(json.dumps(record) + "\n")
+        build_dataset([SourceSpec("s", str(source))], out, progress=False)
+        assert load_dataset(str(out), split="train")[0]["messages"][0]["content"] == text
+        assert load_dataset(str(out), "s", split="train")[0]["messages"][0]["content"] == text

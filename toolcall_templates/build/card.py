@@ -13,12 +13,18 @@ if TYPE_CHECKING:
     from .builder import SourceSpec
 
 
-def front_matter(sources: list["SourceSpec"], stats: list[SourceStats]) -> dict[str, Any]:
-    """The card's YAML metadata: one config per source plus ``default`` (all of them), licenses, languages."""
-    configs = [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*/*.parquet"}],
-                "default": True}]
-    configs += [{"config_name": spec.config, "data_files": [{"split": "train", "path": f"data/{spec.config}/*.parquet"}]}
-                for spec, stat in zip(sources, stats) if stat.rows_out]
+def front_matter(root: Path, sources: list["SourceSpec"], stats: list[SourceStats]) -> dict[str, Any]:
+    """The card's YAML metadata: one config per source plus ``default`` (all of them), licenses, languages.
+
+    Configs list their shard files by name rather than by a glob: ``datasets`` keys its cache of a local folder
+    on this metadata, and the content hash in each shard name then makes a rebuilt folder load fresh.
+    """
+    shards = {spec.config: sorted(str(p.relative_to(root)) for p in (root / "data" / spec.config).glob("*.parquet"))
+              for spec in sources}
+    every = [path for spec in sources for path in shards[spec.config]]
+    configs = [{"config_name": "default", "data_files": [{"split": "train", "path": every}], "default": True}]
+    configs += [{"config_name": spec.config, "data_files": [{"split": "train", "path": shards[spec.config]}]}
+                for spec in sources if shards[spec.config]]
     licenses = sorted({spec.license for spec in sources if spec.license})
     languages = sorted({lang for stat in stats for lang in stat.languages} | {s.language for s in sources if s.language})
     total = sum(stat.rows_out for stat in stats)
@@ -55,7 +61,7 @@ def write_card(root: Path, sources: list["SourceSpec"], stats: list[SourceStats]
     totals = SimpleNamespace(**{key: sum(getattr(s, key) for s in stats) for key in
                                 ("rows_out", "turns", "tool_calls", "rejected", "duplicates", "rows_with_warnings")})
     text = template.render(
-        front_matter=yaml.safe_dump(front_matter(sources, stats), sort_keys=False, allow_unicode=True),
+        front_matter=yaml.safe_dump(front_matter(root, sources, stats), sort_keys=False, allow_unicode=True),
         title=title,
         repo_hint=repo_hint or f"ORG/{title}",
         sources=sources,

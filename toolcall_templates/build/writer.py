@@ -1,4 +1,4 @@
-"""Write canonical rows as parquet shards, ``data/<config>/train-XXXXX-of-YYYYY.parquet``, with bounded memory.
+"""Write canonical rows as parquet shards, ``data/<config>/train-XXXXX-of-YYYYY-<hash>.parquet``, in bounded memory.
 
 Rows are encoded straight to Arrow: JSON values (``messages``, ``meta``, tool ``parameters``) are serialized once
 and the table is cast to the ``datasets`` schema, whose ``huggingface`` metadata makes ``load_dataset`` decode them
@@ -7,6 +7,7 @@ back to dicts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -87,12 +88,18 @@ class ShardWriter:
         self._buffer_bytes = 0
 
     def close(self) -> list[Path]:
-        """Flush and give the shards their final Hub-style names; returns the shard paths."""
+        """Flush and name the shards ``train-<i>-of-<n>-<content hash>.parquet``; returns the shard paths.
+
+        The content hash in the name keeps the names of an identical rebuild identical, and makes a changed shard a
+        new file: ``datasets`` caches a local folder by its file names, so a changed dataset under the same names
+        would be served stale from the cache.
+        """
         self._flush()
         total = len(self._parts)
         final = []
         for index, part in enumerate(self._parts):
-            target = part.with_name(f"train-{index:05d}-of-{total:05d}.parquet")
+            digest = hashlib.sha256(part.read_bytes()).hexdigest()[:12]
+            target = part.with_name(f"train-{index:05d}-of-{total:05d}-{digest}.parquet")
             part.rename(target)
             final.append(target)
         return final
