@@ -14,7 +14,8 @@ Paths, each on the same rows:
 * (a) ``bare``: ``tokenizer(list_of_rendered_texts, add_special_tokens=False)`` in batches; texts rendered
   beforehand (untimed). The floor of a one-pass design: no rendering, no offsets, no labels.
 * (b) ``ours``: ``tokenize_dataset`` on an in-memory ``datasets.Dataset`` of canonical rows: decode, render,
-  tokenize with offsets, labels, report. Each run starts with a fresh encoder (empty piece cache).
+  tokenize (pieces between special tokens encoded once, see ``segment_encoder``), labels, report. Each run starts
+  with a fresh encoder (empty piece cache).
 * (c) ``trl``: TRL's path, ``apply_chat_template(..., tokenize=True, return_assistant_tokens_mask=True)`` per
   example, with TRL's ``qwen2_5_training.jinja`` for Qwen2.5 (the shipped template for the other families, which
   TRL has no training template for).
@@ -164,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (SHARED / "sources").is_dir():
         print(f"shared material not found at {SHARED} (set TOOLCALL_SHARED)", file=sys.stderr)
         return 2
+    import datasets
+
+    datasets.disable_progress_bars()
     base = load_rows()
     results: dict[str, dict] = {}
     for variant in args.variants:

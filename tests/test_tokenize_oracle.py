@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED, load_tokenizer, requires_shared
+from test_shared_sources_build import FOLDERS as SOURCE_FOLDERS
 
 FAMILIES = ("qwen2.5", "qwen3", "llama3.1", "llama3.2", "glm4")
 DATE = {"date_string": "26 Jul 2024"}
@@ -30,19 +31,7 @@ STOPS = {
     "llama3.2": ("<|eot_id|>", "<|eom_id|>"),
     "glm4": ("<|user|>", "<|assistant|>", "<|observation|>", "<|system|>"),
 }
-SHARED_FOLDERS = {  # folder -> format hint (None: detected per file)
-    "llamafactory_sharegpt_tools": None,
-    "llamafactory_v1_typed_content": None,
-    "glaive_v2_raw": None,
-    "openai_chat_tools": None,
-    "hermes_function_calling": None,
-    "toolbench_dfs_answers": "toolbench",
-    "bfcl": "bfcl",
-    "toolalpaca_eval": "toolalpaca",
-    "mistral_function_calling": "openai",
-    "glm4_chatglm3": "glm4",
-    "ms_swift_agent": None,
-}
+SHARED_FOLDERS = {folder: fmt for folder, (fmt, _) in SOURCE_FOLDERS.items()}  # folder -> format hint
 
 
 # -- shared data (also used by the other tokenize test modules) ------------------------------------------------------

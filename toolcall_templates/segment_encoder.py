@@ -8,15 +8,14 @@ prompts, tool definitions, role headers, tool calls) are then encoded once and r
 equivalence is probed on each tokenizer when the encoder is built; a tokenizer that fails the probe (e.g. a
 SentencePiece ``Metaspace`` pre-tokenizer that prefixes only the first piece) is encoded text by text.
 
-The pieces a batch still needs are joined with a special token between them into a few long texts, so the batch is
-one tokenizer call on a few inputs (per-input overhead, not characters, dominates a call on many short pieces); the
-ids are cut back at the joining token. The character positions where labels start and end are resolved to token
-positions with the encoding's own ``char_to_token``; no offsets are converted.
+Each batch makes one tokenizer call for the pieces it still needs. Pieces that a label starts or ends inside are
+encoded alone, and their encodings resolve those character positions to tokens (``char_to_token``); the others are
+joined with a special token between them into texts of ``JOINED_CHARS`` characters (about 10% faster than one input
+per piece) and their ids are cut back at the joining token. No offset list is converted to Python.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
@@ -24,6 +23,8 @@ from typing import Any
 
 from .control_tokens import ControlTokenTable, encode_as_text
 
+JOINED_CHARS = 16_384
+"""Characters per joined text handed to the tokenizer (small enough to share among its worker threads)."""
 DEFAULT_CACHE_TOKENS = 1_000_000
 """Tokens kept in the piece cache; on overflow only the pieces of the batch and those reused lately are kept."""
 
@@ -72,12 +73,16 @@ class SegmentEncoder:
             return self._encode_whole(texts, spans, escaped)
         split = [(self._splitter if esc else self._special_splitter).split(text) for text, esc in zip(texts, escaped)]
         keys = [_query_keys(text_spans) for text_spans in spans]
-        wanted: dict[str, set[int]] = {}
-        for parts, text_keys, esc in zip(split, keys, escaped):
-            self._collect_missing(parts, text_keys, esc, wanted)
-        self._encode_missing(wanted, split)
-        return [self._assemble(parts, k, text_spans, esc)
-                for parts, k, text_spans, esc in zip(split, keys, spans, escaped)]
+        results = [self._assemble(*args) for args in zip(split, keys, spans, escaped)]  # from cache where it can
+        missed = [i for i, result in enumerate(results) if result is None]
+        if missed:
+            wanted: dict[str, set[int]] = {}
+            for i in missed:
+                self._collect_missing(split[i], keys[i], escaped[i], wanted)
+            self._encode_missing(wanted, [split[i] for i in missed])
+            for i in missed:
+                results[i] = self._assemble(split[i], keys[i], spans[i], escaped[i])
+        return results  # type: ignore[return-value]
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -120,30 +125,36 @@ class SegmentEncoder:
             cache[piece] = entry
         self.stats["pieces_encoded"] += len(pieces)
         self.stats["chars_encoded"] += sum(map(len, pieces))
-        if self._cached_tokens > self.cache_tokens:
+        if self._cached_tokens > self.cache_tokens:  # keep this batch's pieces (hit or just encoded)
             self._evict(keep={piece for parts in split for piece in parts[0::2]} | self._hits)
 
     def _encode_pieces(self, pieces: list[str], wanted: list[set[int]]) -> list[Entry]:
-        """Encode pieces joined into a few long texts (a couple per CPU), cut back at the joining token."""
+        """Encode pieces in one tokenizer call: those with query keys alone (their encodings answer the queries),
+        the others joined into texts of a few thousand characters and cut back at the joining token."""
         joiner, joiner_id = self._joiner, self._boundary_ids[self._joiner]
-        chunks = _chunks(len(pieces), os.cpu_count() or 1)
-        encodings = self.backend.encode_batch([joiner.join(pieces[a:b]) for a, b in chunks], add_special_tokens=False)
-        entries: list[Entry] = []
+        plain = [k for k, keys in enumerate(wanted) if not keys]
+        queried = [k for k, keys in enumerate(wanted) if keys]
+        chunks = _chunks([pieces[k] for k in plain], JOINED_CHARS)
+        inputs = [joiner.join(pieces[k] for k in plain[a:b]) for a, b in chunks] + [pieces[k] for k in queried]
+        encodings = self.backend.encode_batch(inputs, add_special_tokens=False)
+        entries: list[Entry | None] = [None] * len(pieces)
         for (a, b), encoding in zip(chunks, encodings):
-            ids = encoding.ids
-            char, token, last = 0, 0, b - 1
-            for k in range(a, b):
-                end_char = char + len(pieces[k])
-                end = len(ids) if k == last else encoding.char_to_token(end_char)
-                if encoding.char_to_token(char) != token or end is None or (k < last and ids[end] != joiner_id):
-                    return [self._encode_alone(p, w) for p, w in zip(pieces, wanted)]  # unexpected: do not join
-                entries.append((ids[token:end], {key: _resolve(encoding, char, token, key) for key in wanted[k]}))
-                char, token = end_char + len(joiner), end + 1
-        return entries
+            ids, token = encoding.ids, 0
+            try:
+                for k in plain[a:b - 1]:
+                    end = ids.index(joiner_id, token)
+                    entries[k] = (ids[token:end], {})
+                    token = end + 1
+            except ValueError:  # the joining token went missing: never seen, but then do not join
+                return [self._encode_alone(p, w) for p, w in zip(pieces, wanted)]
+            entries[plain[b - 1]] = (ids[token:], {})
+        for k, encoding in zip(queried, encodings[len(chunks):]):
+            entries[k] = (encoding.ids, {key: _resolve(encoding, key) for key in wanted[k]})
+        return entries  # type: ignore[return-value]
 
     def _encode_alone(self, piece: str, wanted: set[int]) -> Entry:
         encoding = self.backend.encode(piece, add_special_tokens=False)
-        return encoding.ids, {key: _resolve(encoding, 0, 0, key) for key in wanted}
+        return encoding.ids, {key: _resolve(encoding, key) for key in wanted}
 
     def _evict(self, keep: set[str]) -> None:
         self._cache = {k: v for k, v in self._cache.items() if k in keep}
@@ -151,8 +162,9 @@ class SegmentEncoder:
         self._hits = set()
 
     def _assemble(self, parts: list[str], keys: list[int], spans: Sequence[Span],
-                  escaped: bool) -> tuple[list[int], list[Span]]:
-        """Concatenate the pieces' ids and resolve the spans' query keys to token positions."""
+                  escaped: bool) -> tuple[list[int], list[Span]] | None:
+        """Concatenate the pieces' ids and resolve the spans' query keys to token positions; None when a piece, or
+        the answer to one of its keys, is not cached yet."""
         cache, hits, boundary = self._cache, self._hits, self._boundary_ids
         ids: list[int] = []
         resolved: dict[int, int] = {}
@@ -162,15 +174,26 @@ class SegmentEncoder:
                 continue
             end = char + len(part)
             if k % 2:
-                piece_ids, lookup = [boundary[part]], _ONE_TOKEN
+                piece_ids, lookup = [boundary[part]], None  # one token: it holds every character of the piece
             elif escaped and self.control.has_sentinel(part):
                 piece_ids, lookup = self._encode_escaped(part, [key - 2 * char for key in keys if char < key // 2 < end])
             else:
-                piece_ids, lookup = cache[part]
+                entry = cache.get(part)
+                if entry is None:
+                    return None
+                piece_ids, lookup = entry
                 hits.add(part)
             while q < len(keys) and keys[q] < 2 * end:
                 local = keys[q] - 2 * char
-                resolved[keys[q]] = len(ids) + (lookup[local] if local >= 2 else 0)
+                if local < 2:  # at the piece's first character
+                    answer = 0
+                elif lookup is None:  # inside a single token: it ends after, and starts before
+                    answer = local % 2
+                elif local in lookup:
+                    answer = lookup[local]
+                else:
+                    return None
+                resolved[keys[q]] = len(ids) + answer
                 q += 1
             ids.extend(piece_ids)
             char = end
@@ -236,31 +259,30 @@ def _query_keys(spans: Sequence[Span]) -> list[int]:
     return sorted({key for start, end in spans if end > start for key in (2 * start, 2 * end + 1)})
 
 
-def _resolve(encoding: Any, char: int, token: int, local_key: int) -> int:
-    """Answer a query key for the piece starting at ``char`` / ``token`` of ``encoding``."""
-    position = char + local_key // 2
-    first = encoding.char_to_token(position)
+def _resolve(encoding: Any, key: int) -> int:
+    """Answer a query key on the encoding of one piece: for ``2 * p`` the first token ending after character ``p``,
+    for ``2 * p + 1`` the number of tokens starting before it."""
+    position = key // 2
+    first = encoding.char_to_token(position)  # the first token holding the character
     if first is None:  # offsets that skip this character: the next token after it
         first = bisect_right([end for _, end in encoding.offsets], position)
-    if local_key % 2 == 0:
-        return first - token
-    return first - token + (encoding.token_to_chars(first)[0] < position)
+        return first
+    if key % 2 == 0:
+        return first
+    return first + (encoding.token_to_chars(first)[0] < position)
 
 
-class _OneToken(dict):
-    """Query answers inside a single special token: it is the first token ending after, and it starts before."""
-
-    def __missing__(self, key: int) -> int:
-        return key % 2
-
-
-_ONE_TOKEN = _OneToken()
-
-
-def _chunks(count: int, workers: int) -> list[tuple[int, int]]:
-    parts = max(1, min(count, 2 * workers))
-    step = -(-count // parts)
-    return [(a, min(a + step, count)) for a in range(0, count, step)]
+def _chunks(pieces: list[str], max_chars: int) -> list[tuple[int, int]]:
+    """``[a, b)`` ranges of consecutive pieces holding at most ``max_chars`` characters (or a single longer piece)."""
+    chunks, start, size = [], 0, 0
+    for k, piece in enumerate(pieces):
+        if k > start and size + len(piece) > max_chars:
+            chunks.append((start, k))
+            start, size = k, 0
+        size += len(piece)
+    if start < len(pieces):
+        chunks.append((start, len(pieces)))
+    return chunks
 
 
 def _alternation(tokens: dict[str, int]) -> re.Pattern[str] | None:

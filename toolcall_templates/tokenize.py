@@ -15,6 +15,7 @@ import sys
 import weakref
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +127,11 @@ def tokenize_dataset(
     into ``max_length`` bins with ``position_ids`` when ``pack=True``), or ``(dataset, TokenizeReport)`` with
     ``return_report=True``. Drops are also logged as a warning.
     """
-    from datasets import Features
+    from datasets import Dataset, Features
 
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"tokenize_dataset needs a datasets.Dataset, got {type(dataset).__name__} (for streaming, "
+                        "call ConversationEncoder.encode_rows on batches of rows)")
     if pack and max_length is None:
         raise ValueError("pack=True needs max_length")
     options = dict(max_length=max_length, train_on=train_on, truncation=truncation, control_tokens=control_tokens,
@@ -158,7 +162,9 @@ def tokenize_dataset(
     if pack:
         from .packing import pack_dataset
 
-        kept = pack_dataset(kept, max_length)
+        kept, stats = pack_dataset(kept, max_length, return_stats=True)
+        report.packing = {"rows": stats.bins, "fill": round(stats.fill, 4),
+                          "first_labels_masked": stats.first_labels_masked}
     return (kept, report) if return_report else kept
 
 
@@ -173,6 +179,7 @@ class _MapBatch:
         self.features = features
 
     def __call__(self, *columns: Any) -> Any:
+        import numpy as np
         import pyarrow as pa
 
         from .row_decoding import column_decoder
@@ -186,12 +193,13 @@ class _MapBatch:
         rows = [dict(zip(decoded, values)) for values in zip(*decoded.values())]
         outcomes = self.encoder.encode_rows(rows)
         kept = [o.drop_reason is None for o in outcomes]
-        ids = [o.input_ids if k else [] for o, k in zip(outcomes, kept)]
+        input_ids, offsets = _int32_lists([o.input_ids if k else [] for o, k in zip(outcomes, kept)])
+        labels, _ = _int32_lists([o.labels if k else [] for o, k in zip(outcomes, kept)])
         out = {name: batch[name] for name in self.keep_columns}
         out.update(
-            input_ids=pa.array(ids, pa.list_(pa.int32())),
-            attention_mask=pa.array([[1] * len(x) for x in ids], pa.list_(pa.int8())),
-            labels=pa.array([o.labels if k else [] for o, k in zip(outcomes, kept)], pa.list_(pa.int32())),
+            input_ids=input_ids,
+            attention_mask=pa.ListArray.from_arrays(offsets, pa.array(np.ones(offsets[-1].as_py(), dtype=np.int8))),
+            labels=labels,
             _drop_reason=pa.array([o.drop_reason for o in outcomes], pa.string()),
             _detail=pa.array([o.detail or None for o in outcomes], pa.string()),
             _truncated=pa.array([o.truncated for o in outcomes], pa.string()),
@@ -200,6 +208,18 @@ class _MapBatch:
             _ref=pa.array([_row_ref(row) for row in rows], pa.string()),
         )
         return pa.table(out)
+
+
+def _int32_lists(lists: list[list[int]]) -> tuple[Any, Any]:
+    """An Arrow ``list<int32>`` array of ``lists`` and its offsets (built through numpy: no per-list conversion)."""
+    import numpy as np
+    import pyarrow as pa
+
+    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, lists), dtype=np.int32, count=len(lists)), out=offsets[1:])
+    flat = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(offsets[-1]))
+    arrow_offsets = pa.array(offsets)
+    return pa.ListArray.from_arrays(arrow_offsets, pa.array(flat)), arrow_offsets
 
 
 def _columns(outcome: Outcome) -> dict[str, list[int]]:

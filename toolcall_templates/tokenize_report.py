@@ -27,6 +27,8 @@ class TokenizeReport:
     trained_tokens: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)
     """Drop reason -> up to ``MAX_EXAMPLES`` ``"<row ref>: <detail>"`` strings."""
+    packing: dict[str, Any] | None = None
+    """With ``pack=True``: packed rows, share of capacity filled, first labels masked at sequence starts."""
 
     def add_row(self, *, ref: str = "", drop_reason: str | None = None, detail: str = "",
                 truncated: str | None = None, control_tokens: Iterable[str] = (), escaped: bool = False,
@@ -83,6 +85,7 @@ class TokenizeReport:
             "tokens": self.tokens,
             "trained_tokens": self.trained_tokens,
             "drop_examples": self.examples,
+            "packing": self.packing,
         }
 
     def summary(self) -> str:

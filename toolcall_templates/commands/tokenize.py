@@ -116,7 +116,6 @@ def tokenize_folder(args: argparse.Namespace, files: list[str]) -> dict[str, Any
         tokenized.to_parquet(str(out / "data" / "train-00000-of-00001.parquet"))
     summary = {
         **report.to_dict(),
-        "rows_packed": len(tokenized) if args.pack else None,
         "input": files,
         "tokenizer": args.tokenizer,
         "template": template.name,
