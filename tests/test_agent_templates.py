@@ -390,7 +390,7 @@ def test_function_call_parser_reads_model_output():
 @pytest.mark.parametrize("text, reason", [
     ('<function_call>{"name": "f", "arguments": {}}', "unterminated"),
     ("<function_call>{not json}</function_call>", "not JSON"),
-    ('<function_call>["f"]</function_call>', "must be an object"),
+    ('<function_call>["f"]</function_call>', "must be a JSON object"),
     ('<function_call>{"arguments": {}}</function_call>', "no function name"),
     ('<function_call>{"name": "f", "arguments": 3}</function_call>', "arguments of 'f'"),
     ('text</function_call>', "without a matching"),

@@ -35,7 +35,12 @@ _EXPORTS = {
     "ToolCallCollator": "collator",
 }
 
-__all__ = sorted([*_EXPORTS, "InvalidRecord", "UnknownFormat", "normalize", "normalize_batch", "normalize_records"])
+__all__ = [
+    "InvalidRecord", "UnknownFormat", "normalize", "normalize_batch", "normalize_records",
+    "detect_format", "list_formats", "features", "Row", "Message", "Tool", "ToolCall",
+    "get_template", "list_templates", "render", "apply_tool_template", "parse_tool_calls", "parse_assistant",
+    "build_dataset", "SourceSpec", "tokenize_conversation", "tokenize_dataset", "pack_dataset", "ToolCallCollator",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -12,11 +12,10 @@ import json
 import re
 from typing import Any
 
-from ..arguments import parse_arguments
 from ..conversation import split_reasoning
-from ..errors import InvalidRecord
 from ..schema import ToolCall
 from . import ParsedTurn, ToolCallParseError
+from .qwen import tool_call_from_object
 from .react import strip_stop_tokens
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
@@ -71,14 +70,4 @@ def _tool_call(payload: str, index: int) -> ToolCall:
         data: Any = json.loads(payload)
     except json.JSONDecodeError as exc:
         raise ToolCallParseError(f"{OPEN_TAG} payload is not JSON ({exc.msg} at column {exc.colno}): {payload[:80]!r}")
-    if not isinstance(data, dict):
-        raise ToolCallParseError(f"{OPEN_TAG} payload must be an object, got {type(data).__name__}")
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ToolCallParseError(f"{OPEN_TAG} payload has no function name: {payload[:80]!r}")
-    raw = data["arguments"] if "arguments" in data else data.get("parameters")
-    try:
-        arguments, _ = parse_arguments(raw)
-    except InvalidRecord as exc:
-        raise ToolCallParseError(f"arguments of {name!r}: {exc.reason}") from None
-    return {"id": f"call_{index}", "type": "function", "function": {"name": name.strip(), "arguments": arguments}}
+    return tool_call_from_object(data, index, OPEN_TAG)
