@@ -159,3 +159,22 @@ def test_rebuilt_folder_with_new_content_loads_fresh_not_from_the_datasets_cache
         build_dataset([SourceSpec("s", str(source))], out, progress=False)
         assert load_dataset(str(out), split="train")[0]["messages"][0]["content"] == text
         assert load_dataset(str(out), "s", split="train")[0]["messages"][0]["content"] == text
+
+
+def test_load_unified_decodes_floats_exactly(tmp_path):
+    from toolcall_templates import load_unified
+
+    arguments = {"x": 0.3, "y": 0.95, "z": 1.256e-06, "n": 10, "s": "北京"}
+    record = {"messages": [{"role": "user", "content": "q"},
+                           {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": arguments}}]},
+                           {"role": "tool", "content": "r"}, {"role": "assistant", "content": "ok"}],
+              "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {
+                  "x": {"type": "number", "default": 0.1}}}}}]}
+    source = tmp_path / "f.jsonl"
+    source.write_text(json.dumps(record) + "\n")
+    build_dataset([SourceSpec("f", str(source))], tmp_path / "o", progress=False)
+    exact = load_unified(str(tmp_path / "o"))
+    rows = list(exact)
+    assert len(rows) == 1 and rows[0]["messages"][1]["tool_calls"][0]["function"]["arguments"] == arguments
+    assert repr(rows[0]["tools"][0]["function"]["parameters"]["properties"]["x"]["default"]) == "0.1"
+    assert exact[0]["meta"]["format"] == "openai" and load_unified(str(tmp_path / "o"), "f")[0]["id"] == rows[0]["id"]

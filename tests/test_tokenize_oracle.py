@@ -168,7 +168,7 @@ def compare_family(family: str, dataset, last_only: bool = False) -> dict[str, i
     ours, report = tokenize_dataset(dataset, tokenizer, family, keep_columns=("id",), return_report=True,
                                     train_on="last_assistant" if last_only else "assistant",
                                     template_kwargs=RENDER_KWARGS.get(family, {}), desc=None)
-    by_id = {r["id"]: r for r in ours}
+    by_id = {r["id"]: r for r in ours.with_format("arrow")[:].to_pylist()}
     counts = {"compared": 0, "official_rejects": 0, "official_drops_text": 0, "control_token_rows": 0}
     texts, compared_rows, compared_ids = [], [], set()
     for row in rows:
@@ -236,7 +236,7 @@ def test_every_shared_conversation_matches_the_official_oracle(family, dataset):
 
 
 @requires_shared
-@pytest.mark.parametrize("family", ("qwen2.5", "glm4"))
+@pytest.mark.parametrize("family", ("glm4",))  # one turn = several role blocks here; the others in test_tokenize
 def test_last_assistant_trains_only_the_final_turn(family, dataset):
     multi_turn = dataset.select([i for i, messages in enumerate(dataset["messages"])
                                  if sum(m["role"] == "assistant" for m in messages) > 1])

@@ -28,6 +28,7 @@ _EXPORTS = {
     "parse_tool_calls": "parsing",
     "parse_assistant": "parsing",
     "build_dataset": "build",
+    "load_unified": "loading",
     "SourceSpec": "build",
     "tokenize_conversation": "tokenize",
     "tokenize_dataset": "tokenize",
@@ -39,7 +40,7 @@ __all__ = [
     "InvalidRecord", "UnknownFormat", "normalize", "normalize_batch", "normalize_records",
     "detect_format", "list_formats", "features", "Row", "Message", "Tool", "ToolCall",
     "get_template", "list_templates", "render", "apply_tool_template", "parse_tool_calls", "parse_assistant",
-    "build_dataset", "SourceSpec", "tokenize_conversation", "tokenize_dataset", "pack_dataset", "ToolCallCollator",
+    "build_dataset", "load_unified", "SourceSpec", "tokenize_conversation", "tokenize_dataset", "pack_dataset", "ToolCallCollator",
 ]
 
 

@@ -2,7 +2,7 @@
 
 Each conversation is rendered once through the shipped template (which marks what the model generates with
 ``{% generation %}``), the rendered texts of a batch are tokenized together (:mod:`segment_encoder`), and the
-generation blocks' character spans are mapped to tokens through the offsets. No message or turn is re-tokenized.
+generation blocks' character spans are mapped to the tokens that overlap them. No message or turn is re-tokenized.
 """
 
 from __future__ import annotations
@@ -196,18 +196,11 @@ def resolve_for_tokenizer(template: "str | ChatTemplate | None", tokenizer: Any)
 
 
 def detect_template(tokenizer: Any) -> str:
-    """Name of the shipped template for ``tokenizer`` (``install.detect_template_name`` when available)."""
-    try:
-        from .install import detect_template_name
-    except ImportError:
-        detect_template_name = None
-    name = detect_template_name(tokenizer) if detect_template_name is not None else None
-    if name:
-        return name
-    raise ValueError(
-        f"cannot tell which chat template fits tokenizer {getattr(tokenizer, 'name_or_path', '?')!r}; "
-        "pass template= (see toolcall_templates.list_templates())"
-    )
+    """Name of the shipped template for ``tokenizer`` (``install.detect_template_name``: a ValueError naming the
+    choices when it cannot tell)."""
+    from .install import detect_template_name
+
+    return detect_template_name(tokenizer)
 
 
 def _describe(exc: Exception) -> str:

@@ -176,7 +176,8 @@ class SegmentEncoder:
             if k % 2:
                 piece_ids, lookup = [boundary[part]], None  # one token: it holds every character of the piece
             elif escaped and self.control.has_sentinel(part):
-                piece_ids, lookup = self._encode_escaped(part, [key - 2 * char for key in keys if char < key // 2 < end])
+                local_keys = [key - 2 * char for key in keys if char < key // 2 < end]
+                piece_ids, lookup = self._encode_escaped(part, local_keys)
             else:
                 entry = cache.get(part)
                 if entry is None:

@@ -296,7 +296,8 @@ def _tokenizer_digest(tokenizer: Any) -> str:
 @lru_cache(maxsize=1)
 def _code_version() -> str:
     """Hash of the modules that shape the output, so a changed implementation never reuses a stale cache."""
-    from . import __version__, control_tokens, conversation_encoder, row_decoding, segment_encoder, templates, truncation
+    from . import __version__, control_tokens, conversation_encoder, row_decoding, segment_encoder, templates
+    from . import truncation
 
     digest = hashlib.sha256(__version__.encode())
     modules = (control_tokens, conversation_encoder, row_decoding, segment_encoder, templates, truncation)
