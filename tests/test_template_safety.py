@@ -196,3 +196,19 @@ def test_to_glm_messages_maps_every_canonical_piece():
 def test_to_glm_messages_rejects_malformed_input(messages, reason):
     with pytest.raises(InvalidRecord, match=reason):
         to_glm_messages(messages)
+
+
+def test_render_plain_matches_render_and_falls_back_for_non_plain_data():
+    from collections import OrderedDict
+
+    from toolcall_templates.templates import is_plain_json, render, render_plain
+
+    messages = [{"role": "user", "content": "{{ 7*7 }} 北京"},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"id": "c0", "type": "function", "function": {"name": "f", "arguments": {"x": 0.3}}}]},
+                {"role": "tool", "tool_call_id": "c0", "name": "f", "content": "{% raw %}"},
+                {"role": "assistant", "content": "done"}]
+    for name in ("qwen2.5", "glm4", "llama3.1"):
+        assert render_plain(name, messages, None) == render(name, messages, None)
+    odd = [OrderedDict(m) for m in messages]
+    assert not is_plain_json(odd) and render_plain("qwen2.5", odd) == render("qwen2.5", messages)

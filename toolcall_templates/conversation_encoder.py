@@ -14,7 +14,7 @@ from typing import Any
 from .control_tokens import ControlTokenTable, check_policy as check_control_policy
 from .errors import InvalidRecord
 from .segment_encoder import DEFAULT_CACHE_TOKENS, SegmentEncoder
-from .templates import ChatTemplate, render, resolve_template
+from .templates import ChatTemplate, render_plain, resolve_template
 from .truncation import EncodedConversation, check_policy as check_truncation_policy, fit
 
 TRAIN_ON: tuple[str, ...] = ("assistant", "last_assistant")
@@ -128,7 +128,7 @@ class ConversationEncoder:
         return outcome, _Prepared(index, messages, tools, escaped=True)
 
     def _render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> tuple[str, list]:
-        return render(self.template, messages, tools, **self.render_kwargs)
+        return render_plain(self.template, messages, tools, **self.render_kwargs)
 
     def _finish(self, outcome: Outcome, item: _Prepared, conversation: EncodedConversation) -> None:
         fitted = fit(conversation, self.max_length, self.truncation, item.messages,

@@ -112,3 +112,44 @@ def render(
         **{**spec.default_kwargs, **kwargs},
     )
     return texts[0], [tuple(span) for span in spans[0]]
+
+
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def is_plain_json(value: Any) -> bool:
+    """Whether a value is made only of JSON types (exact dict/list/str/int/float/bool/None, no subclasses)."""
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if kind is dict:
+        return all(type(key) is str and is_plain_json(item) for key, item in value.items())
+    if kind is list:
+        return all(is_plain_json(item) for item in value)
+    return False
+
+
+def render_plain(
+    template: "str | ChatTemplate",
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None = None,
+    *,
+    add_generation_prompt: bool = False,
+    **kwargs: Any,
+) -> tuple[str, list[tuple[int, int]]]:
+    """``render`` for inputs that are plain JSON (rows decoded from the dataset), in the same sandboxed environment.
+
+    transformers' ``render_jinja_template`` rebuilds every input from plain types before rendering, to keep rich
+    objects (arrays, images, models) out of the sandbox. Data that is already plain JSON needs no rebuilding, and
+    skipping it saves a deep copy per conversation on the tokenization hot path. Anything else goes through
+    ``render``.
+    """
+    if not (is_plain_json(messages) and is_plain_json(tools) and is_plain_json(kwargs)):
+        return render(template, messages, tools, add_generation_prompt=add_generation_prompt, **kwargs)
+    from transformers.utils.chat_template_utils import _compile_jinja_template, _render_with_assistant_indices
+
+    spec = resolve_template(template)
+    compiled = _compile_jinja_template(spec.source)
+    text, spans = _render_with_assistant_indices(
+        compiled, messages, tools, None, add_generation_prompt, **{**spec.default_kwargs, **kwargs})
+    return text, [tuple(span) for span in spans]
