@@ -49,3 +49,10 @@ def shared_dir() -> Path:
     if not (SHARED / "sources").is_dir():
         pytest.skip(SHARED_REASON)
     return SHARED
+
+
+def read_records(path: Path) -> list:
+    """The decodable records of a JSON / JSON-lines file (a JSON array, one object, or one object per line)."""
+    from toolcall_templates.build.readers import iter_file
+
+    return [item.record for item in iter_file(Path(path)) if item.error is None]

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, SHARED
+from conftest import REPO_ROOT, SHARED, read_records
 
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.normalize import normalize
@@ -26,18 +26,7 @@ _EXAMPLE_FORMATS = {"xlam", "toolbench", "bfcl", "toolace", "toolalpaca"}
 
 # -- detection corpus (shared with the other helper-E tests) -------------------------------------------------------------
 def _records(path: Path) -> list:
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
-        records = []
-        for line in text.splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return records
-    return document if isinstance(document, list) else [document]
+    return read_records(path)
 
 
 def _expected(path: Path) -> str | None:

@@ -23,7 +23,7 @@ import pytest
 from jinja2.exceptions import TemplateError
 from transformers.utils.chat_template_utils import render_jinja_template
 
-from conftest import load_tokenizer, shared_path
+from conftest import load_tokenizer, shared_path, read_records
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.glm_native import row_to_glm_messages, to_glm_messages
 from toolcall_templates.normalize import normalize
@@ -40,18 +40,7 @@ GLM_EARLIER_NAME = ("名为 ChatGLM", "名为 GLM-4")
 
 # ---------------------------------------------------------------- shared conversations ---------------------------
 def _raw_records(path: Path) -> list[Any]:
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
-        records = []
-        for line in text.splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return records
-    return document if isinstance(document, list) else [document]
+    return read_records(path)
 
 
 def _normalized(records: list[Any], fmt: str | None) -> list[dict]:
