@@ -18,6 +18,7 @@ from ..errors import InvalidRecord
 from ..schema import Tool
 from ..tool_schema import map_type_name, normalize_parameters, normalize_tool
 from ._literal import balanced_end, try_decode
+from ._tool_defs import merge_tools
 
 _API_DUMP = re.compile(r"Specifically, you have access to the following APIs:\s*")
 _ENTRY = re.compile(
@@ -39,7 +40,7 @@ def tools_from_prompt(text: str) -> list[Tool]:
     for finder in (_tools_from_api_dump, _tools_from_object_lines, _tools_from_entries):
         tools = finder(text)
         if tools:
-            return _dedupe(tools)
+            return merge_tools(tools)
     return []
 
 
@@ -158,17 +159,6 @@ def _description(body: str) -> str:
 def _bracketed(text: str, start: int) -> Any | None:
     end = balanced_end(text, start)
     return None if end is None else try_decode(text[start:end])
-
-
-def _dedupe(tools: list[Tool]) -> list[Tool]:
-    seen: set[str] = set()
-    out: list[Tool] = []
-    for tool in tools:
-        name = tool["function"]["name"]
-        if name not in seen:
-            seen.add(name)
-            out.append(tool)
-    return out
 
 
 def declared_tools(raw: Any, where: str = "tools") -> list[Tool]:
