@@ -15,7 +15,7 @@ Paths, each on the same rows:
   beforehand (untimed). The floor of a one-pass design: no rendering, no offsets, no labels.
 * (b) ``ours``: ``tokenize_dataset`` on an in-memory ``datasets.Dataset`` of canonical rows: decode, render,
   tokenize (pieces between special tokens encoded once, see ``segment_encoder``), labels, report. Each run starts
-  with a fresh encoder (empty piece cache).
+  cold: a fresh encoder (empty piece cache) and no remembered ``tojson`` output.
 * (c) ``trl``: TRL's path, ``apply_chat_template(..., tokenize=True, return_assistant_tokens_mask=True)`` per
   example, with TRL's ``qwen2_5_training.jinja`` for Qwen2.5 (the shipped template for the other families, which
   TRL has no training template for).
@@ -76,6 +76,7 @@ def timed(fn) -> tuple[float, object]:
 def bench_family(family: str, rows: list[dict], batch_size: int, repeats: int) -> dict[str, dict]:
     from datasets import Dataset
 
+    from toolcall_templates.render_environment import clear_memos
     from toolcall_templates.schema import features
     from toolcall_templates.templates import get_template, render
     from toolcall_templates.tokenize import tokenize_dataset
@@ -94,6 +95,7 @@ def bench_family(family: str, rows: list[dict], batch_size: int, repeats: int) -
         return total
 
     def ours():
+        clear_memos()
         return tokenize_dataset(dataset, tokenizer, family, batch_size=batch_size, template_kwargs=kwargs, desc=None)
 
     trl_template = _trl_template(family) or template.source

@@ -13,8 +13,9 @@ from typing import Any
 
 from .control_tokens import ControlTokenTable, check_policy as check_control_policy
 from .errors import InvalidRecord
+from .gc_pause import gc_paused
 from .segment_encoder import DEFAULT_CACHE_TOKENS, SegmentEncoder
-from .templates import ChatTemplate, render_plain, resolve_template
+from .templates import ChatTemplate, is_plain_json, json_renderer, render, resolve_template
 from .truncation import EncodedConversation, check_policy as check_truncation_policy, fit
 
 TRAIN_ON: tuple[str, ...] = ("assistant", "last_assistant")
@@ -39,6 +40,7 @@ class _Prepared:
     index: int
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]] | None
+    plain: bool
     escaped: bool = False
     text: str = ""
     spans: list[tuple[int, int]] = field(default_factory=list)
@@ -70,21 +72,27 @@ class ConversationEncoder:
         self.truncation = check_truncation_policy(truncation)
         self.control_policy = check_control_policy(control_tokens)
         self.render_kwargs = {**stop_token_kwargs(self.template), **dict(template_kwargs or {})}
+        self._render_json = json_renderer(self.template, **self.render_kwargs)
         self.control = ControlTokenTable.from_tokenizer(tokenizer)
         self.segments = SegmentEncoder(tokenizer, self.control, cache_tokens=cache_tokens)
 
     # -- public ------------------------------------------------------------------------------------------------
-    def encode_rows(self, rows: Sequence[Any]) -> list[Outcome]:
-        """One outcome per row, in order."""
+    def encode_rows(self, rows: Sequence[Any], *, plain_json: bool = False) -> list[Outcome]:
+        """One outcome per row, in order. ``plain_json``: the rows are known to hold only plain JSON values (decoded
+        from JSON text), which skips checking it before the fast render path."""
+        with gc_paused():
+            return self._encode_rows(rows, plain_json)
+
+    def _encode_rows(self, rows: Sequence[Any], plain_json: bool) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(rows)
         prepared: list[_Prepared] = []
         for index, row in enumerate(rows):
-            outcome, item = self._prepare(index, row)
+            outcome, item = self._prepare(index, row, plain_json)
             if item is None:
                 outcomes[index] = outcome
                 continue
             try:
-                item.text, item.spans = self._render(item.messages, item.tools)
+                item.text, item.spans = self._render(item.messages, item.tools, item.plain)
             except Exception as exc:  # noqa: BLE001 - any template failure drops the row, with its message
                 outcome.drop_reason, outcome.detail = "template_error", _describe(exc)
                 outcomes[index] = outcome
@@ -101,16 +109,17 @@ class ConversationEncoder:
         return self.encode_rows([row])[0]
 
     # -- steps -------------------------------------------------------------------------------------------------
-    def _prepare(self, index: int, row: Any) -> tuple[Outcome, _Prepared | None]:
+    def _prepare(self, index: int, row: Any, plain_json: bool) -> tuple[Outcome, _Prepared | None]:
         outcome = Outcome()
         try:
             messages, tools = conversation_of(row)
         except InvalidRecord as exc:
             outcome.drop_reason, outcome.detail = "invalid_row", exc.reason
             return outcome, None
+        plain = plain_json or (is_plain_json(messages) and is_plain_json(tools))
         outcome.control_tokens = self.control.find([messages, tools])
         if not outcome.control_tokens:
-            return outcome, _Prepared(index, messages, tools)
+            return outcome, _Prepared(index, messages, tools, plain)
         if self.control_policy == "reject":
             outcome.drop_reason = "control_token"
             outcome.detail = "literal control tokens in the data: " + ", ".join(sorted(set(outcome.control_tokens)))
@@ -125,14 +134,17 @@ class ConversationEncoder:
             outcome.drop_reason, outcome.detail = "escape_failed", exc.reason
             return outcome, None
         outcome.escaped = True
-        return outcome, _Prepared(index, messages, tools, escaped=True)
+        return outcome, _Prepared(index, messages, tools, plain, escaped=True)
 
-    def _render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> tuple[str, list]:
-        return render_plain(self.template, messages, tools, **self.render_kwargs)
+    def _render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                plain: bool) -> tuple[str, list]:
+        if plain:
+            return self._render_json(messages, tools)
+        return render(self.template, messages, tools, **self.render_kwargs)
 
     def _finish(self, outcome: Outcome, item: _Prepared, conversation: EncodedConversation) -> None:
         fitted = fit(conversation, self.max_length, self.truncation, item.messages,
-                     lambda messages: self._reencode(messages, item.tools, item.escaped))
+                     lambda messages: self._reencode(messages, item.tools, item.plain, item.escaped))
         outcome.truncated = fitted.truncated
         if fitted.conversation is None:
             outcome.drop_reason, outcome.detail = fitted.drop_reason, fitted.detail
@@ -140,11 +152,11 @@ class ConversationEncoder:
         outcome.input_ids = fitted.conversation.input_ids
         outcome.labels = fitted.conversation.labels
 
-    def _reencode(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+    def _reencode(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, plain: bool,
                   escaped: bool) -> EncodedConversation | None:
         """Render and encode a shortened conversation (truncation by whole turns); None if it cannot be rendered."""
         try:
-            text, spans = self._render(messages, tools)
+            text, spans = self._render(messages, tools, plain)
         except Exception:  # noqa: BLE001 - a shortened conversation the template rejects is not a candidate
             return None
         return self._labelled(*self.segments.encode([text], [spans], [escaped])[0])

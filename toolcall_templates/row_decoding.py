@@ -44,6 +44,26 @@ def _decoder(feature: Any, drop_none_keys: bool) -> Decoder | None:
     return None
 
 
+_JSON_VALUE_TYPES = frozenset({"null", "bool", "string", "large_string", "float16", "float32", "float64",
+                               *(f"{sign}int{bits}" for sign in ("", "u") for bits in (8, 16, 32, 64))})
+
+
+def yields_plain_json(feature: Any) -> bool:
+    """Whether every decoded value of a column with this feature is plain JSON (dicts, lists, str, int, float, bool,
+    None), so templates may render it without rebuilding it first (``templates.json_renderer``)."""
+    from datasets import Json, LargeList, List, Value
+
+    if isinstance(feature, Json):
+        return True
+    if isinstance(feature, Value):
+        return feature.dtype in _JSON_VALUE_TYPES
+    if isinstance(feature, (List, LargeList)):
+        return yields_plain_json(feature.feature)
+    if isinstance(feature, dict):
+        return all(yields_plain_json(sub) for sub in feature.values())
+    return False
+
+
 def _struct(value: Any, fields: dict[str, Decoder], drop_none_keys: bool) -> Any:
     if not isinstance(value, dict):
         return value

@@ -135,8 +135,10 @@ class SegmentEncoder:
         plain = [k for k, keys in enumerate(wanted) if not keys]
         queried = [k for k, keys in enumerate(wanted) if keys]
         chunks = _chunks([pieces[k] for k in plain], JOINED_CHARS)
-        inputs = [joiner.join(pieces[k] for k in plain[a:b]) for a, b in chunks] + [pieces[k] for k in queried]
-        encodings = self.backend.encode_batch(inputs, add_special_tokens=False)
+        joined = [joiner.join(pieces[k] for k in plain[a:b]) for a, b in chunks]
+        encodings = self._encode_ids_only(joined)
+        if queried:
+            encodings += self.backend.encode_batch([pieces[k] for k in queried], add_special_tokens=False)
         entries: list[Entry | None] = [None] * len(pieces)
         for (a, b), encoding in zip(chunks, encodings):
             ids, token = encoding.ids, 0
@@ -151,6 +153,13 @@ class SegmentEncoder:
         for k, encoding in zip(queried, encodings[len(chunks):]):
             entries[k] = (encoding.ids, {key: _resolve(encoding, key) for key in wanted[k]})
         return entries  # type: ignore[return-value]
+
+    def _encode_ids_only(self, texts: list[str]) -> list[Any]:
+        """Encodings with ids only: ``encode_batch_fast`` skips the offsets (15-20% faster), where it exists."""
+        if not texts:
+            return []
+        fast = getattr(self.backend, "encode_batch_fast", None)
+        return (fast or self.backend.encode_batch)(texts, add_special_tokens=False)
 
     def _encode_alone(self, piece: str, wanted: set[int]) -> Entry:
         encoding = self.backend.encode(piece, add_special_tokens=False)

@@ -3,8 +3,9 @@
 The ``jinja/*.jinja`` files are the single source of truth for rendering. A sidecar ``jinja/<name>.json`` holds only
 facts about each file (family, aliases, the special tokens it needs, its stop tokens, default render arguments); a
 sidecar may name another template's ``"file"`` to publish a variant that differs only in its default arguments.
-Rendering goes through transformers' own sandboxed Jinja environment, so output is exactly what
-``tokenizer.apply_chat_template`` gives for the same template.
+``render`` goes through transformers' own sandboxed Jinja environment, so output is exactly what
+``tokenizer.apply_chat_template`` gives for the same template; ``render_plain`` (tokenization) renders the shipped
+files outside the sandbox, with output proven identical.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
+from .render_environment import compile_shipped, is_shipped_source, render_compiled
 from .resources import resource_path
 
 
@@ -137,19 +139,77 @@ def render_plain(
     add_generation_prompt: bool = False,
     **kwargs: Any,
 ) -> tuple[str, list[tuple[int, int]]]:
-    """``render`` for inputs that are plain JSON (rows decoded from the dataset), in the same sandboxed environment.
-
-    transformers' ``render_jinja_template`` rebuilds every input from plain types before rendering, to keep rich
-    objects (arrays, images, models) out of the sandbox. Data that is already plain JSON needs no rebuilding, and
-    skipping it saves a deep copy per conversation on the tokenization hot path. Anything else goes through
-    ``render``.
-    """
+    """``render``, faster for inputs that are plain JSON (see ``json_renderer``); other input goes through
+    ``render``."""
     if not (is_plain_json(messages) and is_plain_json(tools) and is_plain_json(kwargs)):
         return render(template, messages, tools, add_generation_prompt=add_generation_prompt, **kwargs)
-    from transformers.utils.chat_template_utils import _compile_jinja_template, _render_with_assistant_indices
+    return json_renderer(template, add_generation_prompt=add_generation_prompt, **kwargs)(messages, tools)
 
-    spec = resolve_template(template)
-    compiled = _compile_jinja_template(spec.source)
-    text, spans = _render_with_assistant_indices(
-        compiled, messages, tools, None, add_generation_prompt, **{**spec.default_kwargs, **kwargs})
-    return text, [tuple(span) for span in spans]
+
+class JsonRenderer:
+    """``(messages, tools) -> (text, generation spans)`` with fixed render arguments, for conversations that are plain
+    JSON (``is_plain_json``; e.g. rows decoded from the dataset): the tokenization hot path. Picklable (it is sent
+    to ``datasets.map`` worker processes) and thread-safe.
+
+    transformers' ``render_jinja_template`` rebuilds every input from plain types before rendering, to keep rich
+    objects (arrays, images, models) out of the sandbox; plain JSON needs no rebuilding. A shipped template renders
+    outside the sandbox (:mod:`render_environment`, proven byte-identical), any other template text in transformers'
+    sandbox. Reasoning fields are aliased as transformers aliases them.
+    """
+
+    def __init__(self, template: "str | ChatTemplate", *, add_generation_prompt: bool = False, **kwargs: Any):
+        self.template = resolve_template(template)
+        self.add_generation_prompt = add_generation_prompt
+        self.arguments = {**self.template.default_kwargs, **kwargs}
+        self._render = self._renderer()
+
+    def __call__(self, messages: list[dict[str, Any]],
+                 tools: list[dict[str, Any]] | None) -> tuple[str, list[tuple[int, int]]]:
+        return self._render(_alias_reasoning(messages), tools)
+
+    def _renderer(self) -> Callable[..., tuple[str, list[tuple[int, int]]]]:
+        source, add_generation_prompt, arguments = self.template.source, self.add_generation_prompt, self.arguments
+        if is_shipped_source(source):
+            compiled = compile_shipped(source)
+            return lambda messages, tools: render_compiled(compiled, messages, tools, add_generation_prompt, arguments)
+        from transformers.utils.chat_template_utils import _compile_jinja_template, _render_with_assistant_indices
+
+        sandboxed = _compile_jinja_template(source)
+
+        def render_sandboxed(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None):
+            text, spans = _render_with_assistant_indices(
+                sandboxed, messages, tools, None, add_generation_prompt, **arguments)
+            return text, [tuple(span) for span in spans]
+
+        return render_sandboxed
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key != "_render"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._render = self._renderer()
+
+
+def json_renderer(template: "str | ChatTemplate", *, add_generation_prompt: bool = False,
+                  **kwargs: Any) -> JsonRenderer:
+    """A :class:`JsonRenderer` for this template and render arguments."""
+    return JsonRenderer(template, add_generation_prompt=add_generation_prompt, **kwargs)
+
+
+def _alias_reasoning(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """transformers' aliasing of a message's reasoning under each of its names (``reasoning_content``, ``thinking``,
+    ``reasoning``), applied only where a message has one, as ``render_jinja_template`` applies it."""
+    if not any(key in message for message in messages for key in _REASONING_KEYS):
+        return messages
+    return _reasoning_aliaser()(messages)
+
+
+_REASONING_KEYS = ("reasoning_content", "thinking", "reasoning")
+
+
+@lru_cache(maxsize=1)
+def _reasoning_aliaser() -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+    from transformers.utils import chat_template_utils
+
+    return getattr(chat_template_utils, "_alias_reasoning_fields", list)

@@ -21,6 +21,8 @@ from typing import Any
 
 from .conversation_encoder import ConversationEncoder, Outcome
 from .errors import InvalidRecord
+from .gc_pause import gc_paused
+from .row_decoding import column_decoder, yields_plain_json
 from .templates import ChatTemplate
 from .tokenize_report import TokenizeReport
 
@@ -177,12 +179,15 @@ class _MapBatch:
         self.columns = list(features)
         self.keep_columns = keep_columns
         self.features = features
+        self.plain_json = all(yields_plain_json(features[name]) for name in ("messages", "tools") if name in features)
 
     def __call__(self, *columns: Any) -> Any:
+        with gc_paused():
+            return self._map(*columns)
+
+    def _map(self, *columns: Any) -> Any:
         import numpy as np
         import pyarrow as pa
-
-        from .row_decoding import column_decoder
 
         batch = dict(zip(self.columns, columns))
         decoded = {}
@@ -191,7 +196,7 @@ class _MapBatch:
                 decode = column_decoder(self.features[name], drop_none_keys=name == "messages")
                 decoded[name] = [decode(value) for value in batch[name].to_pylist()]
         rows = [dict(zip(decoded, values)) for values in zip(*decoded.values())]
-        outcomes = self.encoder.encode_rows(rows)
+        outcomes = self.encoder.encode_rows(rows, plain_json=self.plain_json)
         kept = [o.drop_reason is None for o in outcomes]
         input_ids, offsets = _int32_lists([o.input_ids if k else [] for o, k in zip(outcomes, kept)])
         labels, _ = _int32_lists([o.labels if k else [] for o, k in zip(outcomes, kept)])
