@@ -33,7 +33,7 @@ def test_piece_reuse_gives_the_tokenizers_own_ids_and_spans(family, dataset):  #
     for start in range(0, len(texts), 100):  # several batches: later ones reuse pieces of earlier ones
         batch = encoder.encode(texts[start:start + 100], spans[start:start + 100])
         for k, (ids, ranges) in enumerate(batch):
-            assert ids == reference["input_ids"][start + k]
+            assert ids.tolist() == reference["input_ids"][start + k]
             offsets = reference["offset_mapping"][start + k]
             assert ranges == [_overlapping(offsets, a, b) for a, b in spans[start + k]]
     assert encoder.stats["pieces_encoded"] < encoder.stats["pieces"]  # recurring pieces were reused
@@ -51,7 +51,7 @@ def test_spans_map_to_every_overlapping_token():
     start, stop = text.index("Hello"), text.index("<|im_end|>") + 10
     encoder = SegmentEncoder(tokenizer)
     ids, ranges = encoder.encode([text], [[(start, stop), (start + 3, start + 4), (start, start)]])[0]
-    tokens = tokenizer.convert_ids_to_tokens(ids)
+    tokens = tokenizer.convert_ids_to_tokens(ids.tolist())
     (a, b), inside, empty = ranges
     assert tokens[a:b] == ["Hello", "Ġworld", "<|im_end|>"]
     assert inside == (a, a + 1) and empty == (0, 0)  # inside a token: that whole token
@@ -64,7 +64,7 @@ def test_a_cached_piece_learns_new_positions():
     encoder.encode([text])  # cached with no positions
     cut = text.index("words")
     ids, [(a, b)] = encoder.encode([text], [[(cut, cut + 5)]])[0]
-    assert tokenizer.decode(ids[a:b]) == " words"
+    assert tokenizer.decode(ids[a:b].tolist()) == " words"
 
 
 def test_small_cache_evicts_and_stays_exact():
@@ -72,7 +72,7 @@ def test_small_cache_evicts_and_stays_exact():
     encoder = SegmentEncoder(tokenizer, cache_tokens=50)
     texts = [f"<|im_start|>user\nmessage number {k} " * 3 + "<|im_end|>" for k in range(40)]
     for start in range(0, 40, 8):
-        assert [ids for ids, _ in encoder.encode(texts[start:start + 8])] == \
+        assert [ids.tolist() for ids, _ in encoder.encode(texts[start:start + 8])] == \
             tokenizer(texts[start:start + 8], add_special_tokens=False)["input_ids"]
     assert encoder._cached_tokens <= 50 + 8 * 40
 
@@ -94,7 +94,8 @@ def test_a_tokenizer_that_prefixes_only_its_first_piece_is_encoded_whole():
     texts = ["hello<sep>world hello", "world<sep>hello<sep>"]
     encoder = SegmentEncoder(tokenizer)
     assert not encoder.split_exact
-    assert [ids for ids, _ in encoder.encode(texts)] == tokenizer(texts, add_special_tokens=False)["input_ids"]
+    assert [ids.tolist() for ids, _ in encoder.encode(texts)] == \
+        tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 
 def test_stripping_added_tokens_are_not_split_points():
@@ -102,7 +103,8 @@ def test_stripping_added_tokens_are_not_split_points():
     encoder = SegmentEncoder(tokenizer)
     texts = ["hello<sep> world", "hello <sep>  world"]
     assert "<sep>" not in encoder._boundary_ids
-    assert [ids for ids, _ in encoder.encode(texts)] == tokenizer(texts, add_special_tokens=False)["input_ids"]
+    assert [ids.tolist() for ids, _ in encoder.encode(texts)] == \
+        tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 
 def test_slow_tokenizers_are_refused():

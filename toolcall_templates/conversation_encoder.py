@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .control_tokens import ControlTokenTable, check_policy as check_control_policy
 from .errors import InvalidRecord
 from .gc_pause import gc_paused
@@ -26,8 +28,9 @@ IGNORE_INDEX = -100
 class Outcome:
     """What became of one row: ids and labels, or the reason it was dropped."""
 
-    input_ids: list[int] | None = None
-    labels: list[int] | None = None
+    input_ids: np.ndarray | None = None
+    """``int32`` token ids (``tokenize_conversation`` returns them as lists)."""
+    labels: np.ndarray | None = None
     drop_reason: str | None = None
     detail: str = ""
     truncated: str | None = None
@@ -161,11 +164,11 @@ class ConversationEncoder:
             return None
         return self._labelled(*self.segments.encode([text], [spans], [escaped])[0])
 
-    def _labelled(self, ids: list[int], ranges: list[tuple[int, int]]) -> EncodedConversation:
+    def _labelled(self, ids: np.ndarray, ranges: list[tuple[int, int]]) -> EncodedConversation:
         """Labels from the token ranges of the generation blocks (empty blocks are skipped)."""
         ranges = [r for r in ranges if r[1] > r[0]]
         trained = ranges[-1:] if self.train_on == "last_assistant" else ranges
-        labels = [IGNORE_INDEX] * len(ids)
+        labels = np.full(len(ids), IGNORE_INDEX, dtype=np.int32)
         for start, end in trained:
             labels[start:end] = ids[start:end]
         return EncodedConversation(ids, labels, [end for _, end in ranges])

@@ -15,9 +15,10 @@ import sys
 import weakref
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from itertools import chain
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .conversation_encoder import ConversationEncoder, Outcome
 from .errors import InvalidRecord
@@ -28,6 +29,7 @@ from .tokenize_report import TokenizeReport
 
 logger = logging.getLogger(__name__)
 
+_NO_IDS = np.zeros(0, dtype=np.int32)
 OUTPUT_COLUMNS: tuple[str, ...] = ("input_ids", "attention_mask", "labels")
 _STATUS_COLUMNS: tuple[str, ...] = ("_drop_reason", "_detail", "_truncated", "_control_tokens", "_escaped", "_ref")
 
@@ -186,7 +188,6 @@ class _MapBatch:
             return self._map(*columns)
 
     def _map(self, *columns: Any) -> Any:
-        import numpy as np
         import pyarrow as pa
 
         batch = dict(zip(self.columns, columns))
@@ -198,8 +199,8 @@ class _MapBatch:
         rows = [dict(zip(decoded, values)) for values in zip(*decoded.values())]
         outcomes = self.encoder.encode_rows(rows, plain_json=self.plain_json)
         kept = [o.drop_reason is None for o in outcomes]
-        input_ids, offsets = _int32_lists([o.input_ids if k else [] for o, k in zip(outcomes, kept)])
-        labels, _ = _int32_lists([o.labels if k else [] for o, k in zip(outcomes, kept)])
+        input_ids, offsets = _int32_lists([o.input_ids if k else _NO_IDS for o, k in zip(outcomes, kept)])
+        labels, _ = _int32_lists([o.labels if k else _NO_IDS for o, k in zip(outcomes, kept)])
         out = {name: batch[name] for name in self.keep_columns}
         out.update(
             input_ids=input_ids,
@@ -215,21 +216,21 @@ class _MapBatch:
         return pa.table(out)
 
 
-def _int32_lists(lists: list[list[int]]) -> tuple[Any, Any]:
-    """An Arrow ``list<int32>`` array of ``lists`` and its offsets (built through numpy: no per-list conversion)."""
-    import numpy as np
+def _int32_lists(arrays: list[np.ndarray]) -> tuple[Any, Any]:
+    """An Arrow ``list<int32>`` array of ``int32`` arrays, and its offsets (one copy, no per-token conversion)."""
     import pyarrow as pa
 
-    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
-    np.cumsum(np.fromiter(map(len, lists), dtype=np.int32, count=len(lists)), out=offsets[1:])
-    flat = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(offsets[-1]))
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays)), out=offsets[1:])
+    flat = np.concatenate(arrays).astype(np.int32, copy=False) if arrays else np.zeros(0, dtype=np.int32)
     arrow_offsets = pa.array(offsets)
     return pa.ListArray.from_arrays(arrow_offsets, pa.array(flat)), arrow_offsets
 
 
 def _columns(outcome: Outcome) -> dict[str, list[int]]:
-    ids = outcome.input_ids or []
-    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": outcome.labels or []}
+    ids = outcome.input_ids.tolist() if outcome.input_ids is not None else []
+    labels = outcome.labels.tolist() if outcome.labels is not None else []
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
 
 def _row_ref(row: Any) -> str | None:

@@ -14,8 +14,11 @@ A row left with no trained token is dropped (``no_trained_tokens``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+import numpy as np
 
 TRUNCATION_POLICIES: tuple[str, ...] = ("drop", "prefix", "drop_oldest")
 
@@ -24,8 +27,9 @@ TRUNCATION_POLICIES: tuple[str, ...] = ("drop", "prefix", "drop_oldest")
 class EncodedConversation:
     """Ids and labels of one rendered conversation, with the token position after each assistant stop token."""
 
-    input_ids: list[int]
-    labels: list[int]
+    input_ids: Sequence[int]
+    """Token ids (an ``int32`` numpy array from the encoder; any sequence works)."""
+    labels: Sequence[int]
     turn_ends: list[int] = field(default_factory=list)
     """Token position just past each assistant turn's trained block (its stop token), in order."""
 
@@ -33,7 +37,7 @@ class EncodedConversation:
         return len(self.input_ids)
 
     def has_trained_token(self) -> bool:
-        return self.labels.count(-100) != len(self.labels)
+        return bool(np.any(np.asarray(self.labels) != -100))
 
 
 @dataclass
