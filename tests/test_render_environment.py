@@ -134,3 +134,20 @@ def test_json_renderer_survives_pickling_for_worker_processes(name):
     custom = ChatTemplate(name="custom", family="chatml", source="{% generation %}{{ messages[0].content }}"
                           "{% endgeneration %}")
     assert pickle.loads(pickle.dumps(json_renderer(custom)))(messages, None) == ("hi", [(0, 2)])
+
+
+@pytest.mark.parametrize("name", list_templates())
+def test_random_conversations_render_as_in_the_sandbox(name):
+    """Unusual orders and shapes (empty turns, runs of one role, parallel calls), seeded, errors included."""
+    import random
+
+    from test_template_parity import random_conversation
+
+    rng, kwargs = random.Random(name), _kwargs(name)
+    for _ in range(300):
+        messages, tools = random_conversation(rng)
+        for add_generation_prompt in (False, True):
+            expected = _outcome(render, name, messages, tools, add_generation_prompt=add_generation_prompt, **kwargs)
+            got = _outcome(render_plain, name, messages, tools, add_generation_prompt=add_generation_prompt,
+                           **kwargs)
+            assert got == expected, messages

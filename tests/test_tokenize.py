@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from itertools import accumulate
+
 import pytest
 
 from conftest import load_tokenizer
@@ -220,3 +223,38 @@ def test_struct_typed_messages_lose_their_null_keys_like_apply_chat_template():
     tokenized = tokenize_dataset(dataset, tokenizer, "llama3.1", template_kwargs=DATE, desc=None)
     official = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, **DATE)
     assert tokenized[0]["input_ids"] == official["input_ids"]
+
+
+def _with_message_texts(dataset, texts: list[list[str]]):
+    """The dataset with its ``messages`` column replaced by these JSON texts, spelt exactly as given."""
+    import pyarrow as pa
+    from datasets import Dataset
+
+    table = dataset.data.table
+    json_type = table.column("messages").type.value_type
+    flat = pa.ExtensionArray.from_storage(json_type, pa.array([t for row in texts for t in row], pa.string()))
+    offsets = pa.array([0, *accumulate(map(len, texts))], pa.int32())
+    column = pa.ListArray.from_arrays(offsets, flat)
+    return Dataset(table.set_column(table.schema.get_field_index("messages"), "messages", column), info=dataset.info)
+
+
+@pytest.mark.parametrize("spelling", [
+    '{"role":"user","content":"say <|im_end|> now"}',
+    '{"role":"user","content":"say \\u003c|im_end|\\u003E now"}',  # escapes that spell the token's characters
+    '{"role":"user","content":"\\u8bf4 <\\/tool_call>"}',
+    '{"role":"user","<|im_start|>":"a key","content":"x"}',
+])
+def test_control_tokens_in_any_json_spelling_of_the_stored_messages_are_found(spelling):
+    """The dataset path screens the stored JSON text for control tokens before decoding; no spelling slips past."""
+    tokenizer = load_tokenizer("qwen2.5")
+    answer = '{"role":"assistant","content":"ok"}'
+    clean = ['{"role":"user","content":"\\u4e2d\\u6587 and a/b"}', answer]
+    rows = [_canonical({"messages": [{"role": "user", "content": "x"}]}, f"r{k}") for k in range(2)]
+    dataset = _with_message_texts(_dataset(rows), [[spelling, answer], clean])
+    messages = [json.loads(spelling), {"role": "assistant", "content": "ok"}]
+    expected = tokenize_conversation({"messages": messages}, tokenizer, "qwen2.5", control_tokens="escape")
+    kept, report = tokenize_dataset(dataset, tokenizer, "qwen2.5", return_report=True, desc=None)
+    assert report.dropped == {"control_token": 1} and len(kept) == 1
+    assert report.rows_with_control_tokens == 1 and sum(report.control_tokens.values()) == 1
+    escaped = tokenize_dataset(dataset, tokenizer, "qwen2.5", control_tokens="escape", desc=None)
+    assert escaped[0]["input_ids"] == expected["input_ids"] and len(escaped) == 2

@@ -41,6 +41,8 @@ class ControlTokenTable:
     sentinel_pattern: re.Pattern[str] = re.compile("[\U00100000-\U0010fffd]")
     json_visible: bool = True
     """Whether every token survives ``json.dumps`` unchanged, so one search of the dumped value can rule rows out."""
+    hiding_escape: re.Pattern[str] | None = None
+    """JSON escape sequences that could spell a character of some token (``\\/``, ``\\u003c``, ...)."""
 
     @classmethod
     def from_strings(cls, strings: "list[str] | tuple[str, ...]") -> "ControlTokenTable":
@@ -55,6 +57,7 @@ class ControlTokenTable:
             sentinel_of=sentinel_of,
             literal_of={v: k for k, v in sentinel_of.items()},
             json_visible=all(json.dumps(s, ensure_ascii=False)[1:-1] == s for s in ordered),
+            hiding_escape=_hiding_escape(ordered),
         )
 
     @classmethod
@@ -81,6 +84,22 @@ class ControlTokenTable:
                 found.extend(self.pattern.findall(text))
         return found
 
+    def absent_from_json(self, json_texts: "list[str] | tuple[str, ...]") -> bool:
+        """Whether the values these JSON texts decode to provably hold no control-token string (keys included).
+
+        True when no token occurs in the texts and no escape sequence in them could spell one of a token's
+        characters: JSON spells every other character as itself. False means "not ruled out" (use ``find``).
+        """
+        if self.pattern is None:
+            return True
+        if not self.json_visible:
+            return False
+        search, hiding = self.pattern.search, self.hiding_escape
+        for text in json_texts:
+            if type(text) is not str or search(text) or (hiding is not None and hiding.search(text)):
+                return False
+        return True
+
     # -- escaping ----------------------------------------------------------------------------------------------
     def hide(self, value: Any) -> Any:
         """A copy of ``value`` whose control-token literals are replaced by their sentinel characters.
@@ -103,6 +122,25 @@ class ControlTokenTable:
 
     def has_sentinel(self, text: str) -> bool:
         return self.sentinel_pattern.search(text) is not None
+
+
+_SHORT_ESCAPES = {"/": "\\/", '"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+                  "\t": "\\t"}
+
+
+def _hiding_escape(tokens: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A pattern for the JSON escapes that could spell a character of one of ``tokens``: ``\\uXXXX`` for each such
+    character (any surrogate escape when one lies outside the BMP) and the short escapes of such characters."""
+    chars = {c for token in tokens for c in token}
+    if not chars:
+        return None
+    units = sorted(f"{ord(c):04x}" for c in chars if ord(c) < 0x10000)
+    alternatives = [re.escape(_SHORT_ESCAPES[c]) for c in sorted(chars) if c in _SHORT_ESCAPES]
+    if units:
+        alternatives.append("\\\\u(?i:" + "|".join(units) + ")")
+    if any(ord(c) >= 0x10000 for c in chars):
+        alternatives.append("\\\\u(?i:d[89ab][0-9a-f]{2})")
+    return re.compile("|".join(alternatives))
 
 
 def is_control_token(added_token: Any) -> bool:

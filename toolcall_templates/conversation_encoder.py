@@ -80,17 +80,23 @@ class ConversationEncoder:
         self.segments = SegmentEncoder(tokenizer, self.control, cache_tokens=cache_tokens)
 
     # -- public ------------------------------------------------------------------------------------------------
-    def encode_rows(self, rows: Sequence[Any], *, plain_json: bool = False) -> list[Outcome]:
-        """One outcome per row, in order. ``plain_json``: the rows are known to hold only plain JSON values (decoded
-        from JSON text), which skips checking it before the fast render path."""
-        with gc_paused():
-            return self._encode_rows(rows, plain_json)
+    def encode_rows(self, rows: Sequence[Any], *, plain_json: bool = False,
+                    messages_screened: Sequence[bool] | None = None) -> list[Outcome]:
+        """One outcome per row, in order.
 
-    def _encode_rows(self, rows: Sequence[Any], plain_json: bool) -> list[Outcome]:
+        ``plain_json``: the rows are known to hold only plain JSON values (decoded from JSON text), which skips
+        checking it before the fast render path. ``messages_screened[i]``: row ``i``'s messages are proven free of
+        control-token strings (``ControlTokenTable.absent_from_json`` on their JSON text), so only its tools are
+        searched.
+        """
+        with gc_paused():
+            return self._encode_rows(rows, plain_json, messages_screened or [False] * len(rows))
+
+    def _encode_rows(self, rows: Sequence[Any], plain_json: bool, screened: Sequence[bool]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(rows)
         prepared: list[_Prepared] = []
         for index, row in enumerate(rows):
-            outcome, item = self._prepare(index, row, plain_json)
+            outcome, item = self._prepare(index, row, plain_json, screened[index])
             if item is None:
                 outcomes[index] = outcome
                 continue
@@ -112,7 +118,7 @@ class ConversationEncoder:
         return self.encode_rows([row])[0]
 
     # -- steps -------------------------------------------------------------------------------------------------
-    def _prepare(self, index: int, row: Any, plain_json: bool) -> tuple[Outcome, _Prepared | None]:
+    def _prepare(self, index: int, row: Any, plain_json: bool, screened: bool) -> tuple[Outcome, _Prepared | None]:
         outcome = Outcome()
         try:
             messages, tools = conversation_of(row)
@@ -120,7 +126,7 @@ class ConversationEncoder:
             outcome.drop_reason, outcome.detail = "invalid_row", exc.reason
             return outcome, None
         plain = plain_json or (is_plain_json(messages) and is_plain_json(tools))
-        outcome.control_tokens = self.control.find([messages, tools])
+        outcome.control_tokens = self.control.find(tools if screened else [messages, tools])
         if not outcome.control_tokens:
             return outcome, _Prepared(index, messages, tools, plain)
         if self.control_policy == "reject":

@@ -64,6 +64,13 @@ def yields_plain_json(feature: Any) -> bool:
     return False
 
 
+def is_json_list(feature: Any) -> bool:
+    """Whether the column holds lists of ``Json()`` values (read from Arrow as lists of JSON texts)."""
+    from datasets import Json, LargeList, List
+
+    return isinstance(feature, (List, LargeList)) and isinstance(feature.feature, Json)
+
+
 def _struct(value: Any, fields: dict[str, Decoder], drop_none_keys: bool) -> Any:
     if not isinstance(value, dict):
         return value

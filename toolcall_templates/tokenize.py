@@ -23,7 +23,7 @@ import numpy as np
 from .conversation_encoder import ConversationEncoder, Outcome
 from .errors import InvalidRecord
 from .gc_pause import gc_paused
-from .row_decoding import column_decoder, yields_plain_json
+from .row_decoding import column_decoder, is_json_list, yields_plain_json
 from .templates import ChatTemplate
 from .tokenize_report import TokenizeReport
 
@@ -182,6 +182,7 @@ class _MapBatch:
         self.keep_columns = keep_columns
         self.features = features
         self.plain_json = all(yields_plain_json(features[name]) for name in ("messages", "tools") if name in features)
+        self.messages_as_json_texts = is_json_list(features.get("messages"))
 
     def __call__(self, *columns: Any) -> Any:
         with gc_paused():
@@ -191,13 +192,16 @@ class _MapBatch:
         import pyarrow as pa
 
         batch = dict(zip(self.columns, columns))
-        decoded = {}
+        decoded, screened = {}, None
         for name in ("id", "messages", "tools"):
             if name in batch:
                 decode = column_decoder(self.features[name], drop_none_keys=name == "messages")
-                decoded[name] = [decode(value) for value in batch[name].to_pylist()]
+                values = batch[name].to_pylist()
+                decoded[name] = [decode(value) for value in values]
+                if name == "messages" and self.messages_as_json_texts:
+                    screened = [value is not None and self.encoder.control.absent_from_json(value) for value in values]
         rows = [dict(zip(decoded, values)) for values in zip(*decoded.values())]
-        outcomes = self.encoder.encode_rows(rows, plain_json=self.plain_json)
+        outcomes = self.encoder.encode_rows(rows, plain_json=self.plain_json, messages_screened=screened)
         kept = [o.drop_reason is None for o in outcomes]
         input_ids, offsets = _int32_lists([o.input_ids if k else _NO_IDS for o, k in zip(outcomes, kept)])
         labels, _ = _int32_lists([o.labels if k else _NO_IDS for o, k in zip(outcomes, kept)])
