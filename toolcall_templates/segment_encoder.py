@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from itertools import accumulate
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ Ids = np.ndarray
 Entry = tuple[Ids, dict[int, int]]
 """A cached piece: its ids, and its answers to query keys (see ``_query_keys``), in piece coordinates."""
 _NO_IDS = np.zeros(0, dtype=np.int32)
+_NO_ENTRY: Entry = (_NO_IDS, {})
 
 
 class SegmentEncoder:
@@ -182,46 +184,50 @@ class SegmentEncoder:
     def _assemble(self, parts: list[str], keys: list[int], spans: Sequence[Span],
                   escaped: bool) -> tuple[Ids, list[Span]] | None:
         """Concatenate the pieces' ids and resolve the spans' query keys to token positions; None when a piece, or
-        the answer to one of its keys, is not cached yet."""
-        cache, hits, boundary = self._cache, self._hits, self._boundary_arrays
-        arrays: list[Ids] = []
-        length = 0
+        the answer to one of its keys, is not cached yet.
+
+        ``parts`` alternates pieces (even positions) and boundary tokens (odd). A query key about character ``p``
+        belongs to the first part ending after ``p``; at that part's first character the answer is the part's first
+        token, inside a boundary token it is that token (it ends after ``p`` and starts before it), inside a piece
+        it is the piece's cached answer.
+        """
+        cache = self._cache
+        pieces = parts[0::2]
+        entries = [cache.get(piece) if piece else _NO_ENTRY for piece in pieces]
+        char_ends = list(accumulate(map(len, parts)))
+        if escaped:
+            for i, piece in enumerate(pieces):
+                if piece and self.control.has_sentinel(piece):
+                    start = char_ends[2 * i] - len(piece)
+                    entries[i] = self._encode_escaped(
+                        piece, [key - 2 * start for key in keys if start < key // 2 < start + len(piece)])
+        if None in entries:
+            return None
+        self._hits.update(pieces)
+        arrays: list[Ids] = [_NO_IDS] * len(parts)
+        arrays[0::2] = [entry[0] for entry in entries]
+        boundary = self._boundary_arrays
+        arrays[1::2] = [boundary[token] for token in parts[1::2]]
+        token_ends = list(accumulate(map(len, arrays)))
+        total = token_ends[-1]
         resolved: dict[int, int] = {}
-        char, q = 0, 0
-        for k, part in enumerate(parts):
-            if not part:
+        for key in keys:
+            k = bisect_right(char_ends, key // 2)
+            if k == len(parts):
+                resolved[key] = total
                 continue
-            end = char + len(part)
-            if k % 2:
-                piece_ids, lookup = boundary[part], None  # one token: it holds every character of the piece
-            elif escaped and self.control.has_sentinel(part):
-                local_keys = [key - 2 * char for key in keys if char < key // 2 < end]
-                piece_ids, lookup = self._encode_escaped(part, local_keys)
+            local = key - 2 * (char_ends[k] - len(parts[k]))
+            if local < 2:  # at the part's first character
+                answer = 0
+            elif k % 2:  # inside a single token
+                answer = local % 2
             else:
-                entry = cache.get(part)
-                if entry is None:
+                answer = entries[k // 2][1].get(local)
+                if answer is None:
                     return None
-                piece_ids, lookup = entry
-                hits.add(part)
-            while q < len(keys) and keys[q] < 2 * end:
-                local = keys[q] - 2 * char
-                if local < 2:  # at the piece's first character
-                    answer = 0
-                elif lookup is None:  # inside a single token: it ends after, and starts before
-                    answer = local % 2
-                elif local in lookup:
-                    answer = lookup[local]
-                else:
-                    return None
-                resolved[keys[q]] = length + answer
-                q += 1
-            arrays.append(piece_ids)
-            length += len(piece_ids)
-            char = end
-        for key in keys[q:]:
-            resolved[key] = length
-        self.stats["pieces"] += (len(parts) + 1) // 2
-        ids = np.concatenate(arrays) if arrays else _NO_IDS
+            resolved[key] = token_ends[k] - len(arrays[k]) + answer
+        self.stats["pieces"] += len(pieces)
+        ids = np.concatenate(arrays) if total else _NO_IDS
         return ids, [(resolved[2 * a], resolved[2 * b + 1]) if b > a else (0, 0) for a, b in spans]
 
     def _encode_escaped(self, part: str, local_keys: list[int]) -> Entry:
