@@ -44,6 +44,7 @@ Entry = tuple[Ids, dict[int, int]]
 """A cached piece: its ids, and its answers to query keys (see ``_query_keys``), in piece coordinates."""
 _NO_IDS = np.zeros(0, dtype=np.int32)
 _NO_ENTRY: Entry = (_NO_IDS, {})
+_NO_KEYS: frozenset[int] = frozenset()
 
 
 class SegmentEncoder:
@@ -111,19 +112,30 @@ class SegmentEncoder:
         """Add to ``wanted`` the pieces of one text that are not cached, or lack an answer to one of its query keys
         (with every key the piece must answer)."""
         cache, sentinel = self._cache, self.control.has_sentinel
-        char, q = 0, 0
+        local = self._piece_keys(parts, keys)
         for k, part in enumerate(parts):
-            end = char + len(part)
-            local: set[int] = set()
-            while q < len(keys) and keys[q] < 2 * end:
-                if keys[q] >= 2 * char + 2:
-                    local.add(keys[q] - 2 * char)
-                q += 1
-            if k % 2 == 0 and part and not (escaped and sentinel(part)):
-                entry = cache.get(part)
-                if entry is None or not local <= entry[1].keys():
-                    wanted.setdefault(part, set()).update(local, entry[1] if entry else ())
-            char = end
+            if k % 2 or not part or (escaped and sentinel(part)):
+                continue
+            needed = local.get(k, _NO_KEYS)
+            entry = cache.get(part)
+            if entry is None or not needed <= entry[1].keys():
+                wanted.setdefault(part, set()).update(needed, entry[1] if entry else ())
+
+    @staticmethod
+    def _piece_keys(parts: list[str], keys: list[int]) -> dict[int, set[int]]:
+        """The query keys falling strictly inside a piece (after its first character), in piece coordinates, by part
+        index."""
+        if not keys:
+            return {}
+        char_ends = list(accumulate(map(len, parts)))
+        local: dict[int, set[int]] = {}
+        for key in keys:
+            k = bisect_right(char_ends, key // 2)
+            if k < len(parts) and k % 2 == 0:
+                inside = key - 2 * (char_ends[k] - len(parts[k]))
+                if inside >= 2:
+                    local.setdefault(k, set()).add(inside)
+        return local
 
     def _encode_missing(self, wanted: dict[str, set[int]], split: list[list[str]]) -> None:
         """Encode the wanted pieces in one call and cache them."""
