@@ -151,3 +151,14 @@ def test_random_conversations_render_as_in_the_sandbox(name):
             got = _outcome(render_plain, name, messages, tools, add_generation_prompt=add_generation_prompt,
                            **kwargs)
             assert got == expected, messages
+
+
+def test_the_sandboxs_range_limit_applies_alike():
+    """JSON-text arguments with escapes are re-spelt character by character; past the sandbox's range limit both
+    environments refuse the same way instead of one rendering what the other rejects."""
+    arguments = '{"a": "' + "x" * 100_001 + '\\u00e9"}'
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "", "tool_calls": [
+        {"type": "function", "function": {"name": "f", "arguments": arguments}}]}]
+    expected = _outcome(render, "qwen2.5", messages, None)
+    assert expected[0] == "OverflowError"
+    assert _outcome(render_plain, "qwen2.5", messages, None) == expected

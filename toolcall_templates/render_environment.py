@@ -5,7 +5,7 @@ untrusted code: every attribute access and call it makes is checked. The templat
 own code, so for them the checks protect nothing, and they cost 40-50% of the render time on the tokenization path.
 Here a shipped template is compiled in a plain ``Environment`` configured the way transformers configures its own:
 ``trim_blocks``, ``lstrip_blocks``, ``loopcontrols``, the ``{% generation %}`` tracker, and the same ``tojson``,
-``raise_exception``, ``strftime_now``, ``dict`` and ``namespace``. Data stays data: Jinja never evaluates a value as
+``raise_exception``, ``strftime_now``, ``dict``, ``namespace`` and the sandbox's bounded ``range``. Data stays data: Jinja never evaluates a value as
 template code. Template text that is not one of the shipped files is refused here (``templates.render_plain`` sends
 it through transformers).
 
@@ -24,6 +24,7 @@ from typing import Any
 import jinja2
 import jinja2.ext
 from jinja2 import nodes
+from jinja2.sandbox import safe_range
 
 _STATE = "_toolcall_generation_state"
 """Render variable carrying the per-render span recorder (one per call, so renders may run concurrently)."""
@@ -117,7 +118,7 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["tojson"] = _tojson
     environment.globals.update(raise_exception=_raise_exception, strftime_now=_strftime_now, dict=dict,
-                               namespace=jinja2.utils.Namespace)
+                               namespace=jinja2.utils.Namespace, range=safe_range)  # the sandbox's bounded range
     return environment
 
 
