@@ -258,3 +258,30 @@ def test_control_tokens_in_any_json_spelling_of_the_stored_messages_are_found(sp
     assert report.rows_with_control_tokens == 1 and sum(report.control_tokens.values()) == 1
     escaped = tokenize_dataset(dataset, tokenizer, "qwen2.5", control_tokens="escape", desc=None)
     assert escaped[0]["input_ids"] == expected["input_ids"] and len(escaped) == 2
+
+
+@pytest.mark.parametrize("family", ["qwen2.5", "llama3.1"])
+def test_truncation_and_padding_left_on_the_backend_by_an_earlier_call_change_nothing(family):
+    """transformers keeps a call's truncation / padding on the shared backend tokenizer; pieces must not be cut."""
+    from toolcall_templates.tokenize import get_encoder
+
+    tokenizer = load_tokenizer(family)
+    kwargs = DATE if family.startswith("llama") else {}
+    expected = tokenize_conversation(WEATHER, tokenizer, family, template_kwargs=kwargs)
+    encoder = get_encoder(tokenizer, family, max_length=None, train_on="assistant", truncation="drop",
+                          control_tokens="reject", template_kwargs=dict(kwargs))  # the one tokenize_conversation uses
+    encoder.segments.clear_cache()  # every piece is encoded anew below
+    backend = tokenizer.backend_tokenizer
+    backend.enable_truncation(8)  # as a tokenizer(..., truncation=True, max_length=8) call or a tokenizer.json leaves it
+    backend.enable_padding(length=8, pad_id=0, pad_token="!")
+    settings = (backend.truncation, backend.padding)
+    assert settings[0]["max_length"] == 8 and settings[1]["length"] == 8
+    try:
+        assert tokenize_conversation(WEATHER, tokenizer, family, template_kwargs=kwargs) == expected
+        assert (backend.truncation, backend.padding) == settings  # the caller's settings are back
+        dataset = tokenize_dataset(_dataset([_canonical(WEATHER, "w")]), tokenizer, family, template_kwargs=kwargs,
+                                   desc=None)
+        assert dataset[0]["input_ids"] == expected["input_ids"]
+    finally:
+        backend.no_truncation()
+        backend.no_padding()

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import accumulate
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -143,7 +144,9 @@ class SegmentEncoder:
             return
         cache = self._cache
         pieces = list(wanted)
-        for piece, entry in zip(pieces, self._encode_pieces(pieces, [wanted[p] for p in pieces])):
+        with untruncated(self.backend):
+            entries = self._encode_pieces(pieces, [wanted[p] for p in pieces])
+        for piece, entry in zip(pieces, entries):
             old = cache.get(piece)
             self._cached_tokens += len(entry[0]) - (len(old[0]) if old else 0)
             cache[piece] = entry
@@ -291,6 +294,25 @@ class SegmentEncoder:
             self.clear_cache()
         expected = [list(ids) for ids in expected]
         return [ids.tolist() for ids in got] == expected and [ids.tolist() for ids in got_coarse] == expected
+
+
+@contextmanager
+def untruncated(backend: Any) -> Iterator[Any]:
+    """The backend tokenizer with truncation and padding off inside the block, restored after: transformers leaves
+    the settings of its last call on the shared backend (``tokenizer(..., truncation=True, max_length=8)`` makes every
+    later ``encode_batch`` truncate), and a ``tokenizer.json`` may ship with them."""
+    truncation, padding = backend.truncation, backend.padding
+    if truncation is not None:
+        backend.no_truncation()
+    if padding is not None:
+        backend.no_padding()
+    try:
+        yield backend
+    finally:
+        if truncation is not None:
+            backend.enable_truncation(**truncation)
+        if padding is not None:
+            backend.enable_padding(**padding)
 
 
 def _query_keys(spans: Sequence[Span]) -> list[int]:

@@ -62,8 +62,9 @@ _encoders: dict[tuple, tuple[weakref.ref, ConversationEncoder]] = {}
 
 
 def get_encoder(tokenizer: Any, template: "str | ChatTemplate | None" = None, **options: Any) -> ConversationEncoder:
-    """A cached :class:`ConversationEncoder` for this tokenizer, template and options."""
-    key = (id(tokenizer), template if isinstance(template, (str, type(None))) else id(template),
+    """A cached :class:`ConversationEncoder` for this tokenizer (and its current vocabulary size, so added tokens
+    give a new one), template and options."""
+    key = (id(tokenizer), len(tokenizer), template if isinstance(template, (str, type(None))) else id(template),
            json.dumps(options, sort_keys=True, default=repr))
     cached = _encoders.get(key)
     if cached is not None and cached[0]() is tokenizer:
