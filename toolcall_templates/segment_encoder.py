@@ -8,10 +8,7 @@ prompts, tool definitions, role headers, tool calls) are then encoded once and r
 equivalence is probed on each tokenizer when the encoder is built; a tokenizer that fails the probe (e.g. a
 SentencePiece ``Metaspace`` pre-tokenizer that prefixes only the first piece) is encoded text by text.
 
-Each batch makes one tokenizer call for the pieces it still needs. Pieces that a label starts or ends inside are
-encoded alone, and their encodings resolve those character positions to tokens (``char_to_token``); the others are
-joined with a special token between them into texts of ``JOINED_CHARS`` characters (about 10% faster than one input
-per piece) and their ids are cut back at the joining token. No offset list is converted to Python.
+Each batch makes one tokenizer call for the pieces it still needs (:mod:`piece_encoding`).
 
 Ids are ``int32`` numpy arrays: a cached piece costs 4 bytes per token instead of a Python list of int objects,
 the garbage collector has nothing to walk in the cache, and a batch's ids reach Arrow without a per-token
@@ -22,27 +19,21 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any
 
 import numpy as np
 
 from .control_tokens import ControlTokenTable, encode_as_text
+from .piece_encoding import Entry, Ids, encode_pieces, restore_truncation, suspend_truncation
 
-JOINED_CHARS = 16_384
-"""Characters per joined text handed to the tokenizer (small enough to share among its worker threads)."""
 DEFAULT_CACHE_TOKENS = 1_000_000
 """Tokens kept in the piece cache; on overflow only the pieces of the batch and those reused lately are kept."""
 
 _PROBE_CONTEXTS = ("", "a", " b", "\n", "\n\n", "  c  ", "Hello world.", "中文字符", " {\"k\": [1, 2]}\n", "\t x")
 
 Span = tuple[int, int]
-Ids = np.ndarray
-"""Token ids: a one-dimensional ``int32`` array."""
-Entry = tuple[Ids, dict[int, int]]
-"""A cached piece: its ids, and its answers to query keys (see ``_query_keys``), in piece coordinates."""
 _NO_IDS = np.zeros(0, dtype=np.int32)
 _NO_ENTRY: Entry = (_NO_IDS, {})
 _NO_KEYS: frozenset[int] = frozenset()
@@ -144,8 +135,12 @@ class SegmentEncoder:
             return
         cache = self._cache
         pieces = list(wanted)
-        with untruncated(self.backend):
-            entries = self._encode_pieces(pieces, [wanted[p] for p in pieces])
+        settings = suspend_truncation(self.backend)
+        try:
+            entries = encode_pieces(self.backend, self._joiner, self._boundary_ids[self._joiner], pieces,
+                                    [wanted[p] for p in pieces])
+        finally:
+            restore_truncation(self.backend, settings)
         for piece, entry in zip(pieces, entries):
             old = cache.get(piece)
             self._cached_tokens += len(entry[0]) - (len(old[0]) if old else 0)
@@ -154,42 +149,6 @@ class SegmentEncoder:
         self.stats["chars_encoded"] += sum(map(len, pieces))
         if self._cached_tokens > self.cache_tokens:  # keep this batch's pieces (hit or just encoded)
             self._evict(keep={piece for parts in split for piece in parts[0::2]} | self._hits)
-
-    def _encode_pieces(self, pieces: list[str], wanted: list[set[int]]) -> list[Entry]:
-        """Encode pieces in one tokenizer call: those with query keys alone (their encodings answer the queries),
-        the others joined into texts of a few thousand characters and cut back at the joining token."""
-        joiner, joiner_id = self._joiner, self._boundary_ids[self._joiner]
-        plain = [k for k, keys in enumerate(wanted) if not keys]
-        queried = [k for k, keys in enumerate(wanted) if keys]
-        chunks = _chunks([pieces[k] for k in plain], JOINED_CHARS)
-        joined = [joiner.join(pieces[k] for k in plain[a:b]) for a, b in chunks]
-        encodings = self._encode_ids_only(joined)
-        if queried:
-            encodings += self.backend.encode_batch([pieces[k] for k in queried], add_special_tokens=False)
-        entries: list[Entry | None] = [None] * len(pieces)
-        for (a, b), encoding in zip(chunks, encodings):
-            ids = np.array(encoding.ids, dtype=np.int32)
-            cuts = np.flatnonzero(ids == joiner_id)
-            if len(cuts) != b - a - 1:  # a joining token went missing or appeared: never seen, but then do not join
-                return [self._encode_alone(p, w) for p, w in zip(pieces, wanted)]
-            starts = [0, *(cuts + 1).tolist()]
-            ends = [*cuts.tolist(), len(ids)]
-            for k, start, end in zip(plain[a:b], starts, ends):
-                entries[k] = (ids[start:end].copy(), {})
-        for k, encoding in zip(queried, encodings[len(chunks):]):
-            entries[k] = (np.array(encoding.ids, dtype=np.int32), {key: _resolve(encoding, key) for key in wanted[k]})
-        return entries  # type: ignore[return-value]
-
-    def _encode_ids_only(self, texts: list[str]) -> list[Any]:
-        """Encodings with ids only: ``encode_batch_fast`` skips the offsets (15-20% faster), where it exists."""
-        if not texts:
-            return []
-        fast = getattr(self.backend, "encode_batch_fast", None)
-        return (fast or self.backend.encode_batch)(texts, add_special_tokens=False)
-
-    def _encode_alone(self, piece: str, wanted: set[int]) -> Entry:
-        encoding = self.backend.encode(piece, add_special_tokens=False)
-        return np.array(encoding.ids, dtype=np.int32), {key: _resolve(encoding, key) for key in wanted}
 
     def _evict(self, keep: set[str]) -> None:
         self._cache = {k: v for k, v in self._cache.items() if k in keep}
@@ -296,55 +255,10 @@ class SegmentEncoder:
         return [ids.tolist() for ids in got] == expected and [ids.tolist() for ids in got_coarse] == expected
 
 
-@contextmanager
-def untruncated(backend: Any) -> Iterator[Any]:
-    """The backend tokenizer with truncation and padding off inside the block, restored after: transformers leaves
-    the settings of its last call on the shared backend (``tokenizer(..., truncation=True, max_length=8)`` makes every
-    later ``encode_batch`` truncate), and a ``tokenizer.json`` may ship with them."""
-    truncation, padding = backend.truncation, backend.padding
-    if truncation is not None:
-        backend.no_truncation()
-    if padding is not None:
-        backend.no_padding()
-    try:
-        yield backend
-    finally:
-        if truncation is not None:
-            backend.enable_truncation(**truncation)
-        if padding is not None:
-            backend.enable_padding(**padding)
-
-
 def _query_keys(spans: Sequence[Span]) -> list[int]:
     """Sorted query keys of spans: ``2 * start`` asks for the first token ending after ``start``; ``2 * end + 1``
     for the number of tokens starting before ``end``."""
     return sorted({key for start, end in spans if end > start for key in (2 * start, 2 * end + 1)})
-
-
-def _resolve(encoding: Any, key: int) -> int:
-    """Answer a query key on the encoding of one piece: for ``2 * p`` the first token ending after character ``p``,
-    for ``2 * p + 1`` the number of tokens starting before it."""
-    position = key // 2
-    first = encoding.char_to_token(position)  # the first token holding the character
-    if first is None:  # offsets that skip this character: the next token after it
-        first = bisect_right([end for _, end in encoding.offsets], position)
-        return first
-    if key % 2 == 0:
-        return first
-    return first + (encoding.token_to_chars(first)[0] < position)
-
-
-def _chunks(pieces: list[str], max_chars: int) -> list[tuple[int, int]]:
-    """``[a, b)`` ranges of consecutive pieces holding at most ``max_chars`` characters (or a single longer piece)."""
-    chunks, start, size = [], 0, 0
-    for k, piece in enumerate(pieces):
-        if k > start and size + len(piece) > max_chars:
-            chunks.append((start, k))
-            start, size = k, 0
-        size += len(piece)
-    if start < len(pieces):
-        chunks.append((start, len(pieces)))
-    return chunks
 
 
 def _alternation(tokens: dict[str, int]) -> re.Pattern[str] | None:

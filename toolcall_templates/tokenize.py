@@ -307,11 +307,12 @@ def _tokenizer_digest(tokenizer: Any) -> str:
 @lru_cache(maxsize=1)
 def _code_version() -> str:
     """Hash of the modules that shape the output, so a changed implementation never reuses a stale cache."""
-    from . import __version__, control_tokens, conversation_encoder, row_decoding, segment_encoder, templates
-    from . import truncation
+    from . import __version__, control_tokens, conversation_encoder, piece_encoding, render_environment, row_decoding
+    from . import segment_encoder, templates, truncation
 
     digest = hashlib.sha256(__version__.encode())
-    modules = (control_tokens, conversation_encoder, row_decoding, segment_encoder, templates, truncation)
+    modules = (control_tokens, conversation_encoder, piece_encoding, render_environment, row_decoding,
+               segment_encoder, templates, truncation)
     for module in (*modules, sys.modules[__name__]):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:16]
