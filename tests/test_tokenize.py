@@ -285,3 +285,28 @@ def test_truncation_and_padding_left_on_the_backend_by_an_earlier_call_change_no
     finally:
         backend.no_truncation()
         backend.no_padding()
+
+
+def test_the_garbage_collector_is_paused_per_group_of_rows_only(monkeypatch):
+    """Rendering leaves cyclic garbage; a long ``encode_rows`` call lets the collector run between groups."""
+    import gc
+
+    from toolcall_templates import conversation_encoder
+    from toolcall_templates.conversation_encoder import ConversationEncoder
+
+    tokenizer = load_tokenizer("qwen2.5")
+    rows = [WEATHER, with_user_text("And in Rome?"), {"messages": []}, WEATHER, with_user_text("<|im_end|>")]
+    whole = ConversationEncoder(tokenizer, "qwen2.5").encode_rows(rows)
+    pauses = []
+    original = conversation_encoder.gc_paused
+
+    def counted():
+        pauses.append(gc.isenabled())
+        return original()
+
+    monkeypatch.setattr(conversation_encoder, "GC_PAUSE_ROWS", 2)
+    monkeypatch.setattr(conversation_encoder, "gc_paused", counted)
+    grouped = ConversationEncoder(tokenizer, "qwen2.5").encode_rows(rows)
+    assert pauses == [True, True, True] and gc.isenabled()  # three groups, the collector back on between them
+    assert [(o.drop_reason, None if o.input_ids is None else o.input_ids.tolist()) for o in grouped] == \
+        [(o.drop_reason, None if o.input_ids is None else o.input_ids.tolist()) for o in whole]

@@ -22,6 +22,9 @@ from .truncation import EncodedConversation, check_policy as check_truncation_po
 
 TRAIN_ON: tuple[str, ...] = ("assistant", "last_assistant")
 IGNORE_INDEX = -100
+GC_PAUSE_ROWS = 512
+"""Rows encoded per pause of the garbage collector (``gc_pause``); a Jinja render leaves about 60 objects of cyclic
+garbage, collected between groups."""
 
 
 @dataclass
@@ -89,8 +92,13 @@ class ConversationEncoder:
         control-token strings (``ControlTokenTable.absent_from_json`` on their JSON text), so only its tools are
         searched.
         """
-        with gc_paused():
-            return self._encode_rows(rows, plain_json, messages_screened or [False] * len(rows))
+        screened = messages_screened or [False] * len(rows)
+        outcomes: list[Outcome] = []
+        for start in range(0, len(rows), GC_PAUSE_ROWS):  # bounded: rendering leaves cyclic garbage behind
+            with gc_paused():
+                outcomes += self._encode_rows(rows[start:start + GC_PAUSE_ROWS], plain_json,
+                                              screened[start:start + GC_PAUSE_ROWS])
+        return outcomes
 
     def _encode_rows(self, rows: Sequence[Any], plain_json: bool, screened: Sequence[bool]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(rows)

@@ -187,11 +187,14 @@ class _MapBatch:
 
     def __call__(self, *columns: Any) -> Any:
         with gc_paused():
-            return self._map(*columns)
+            rows, screened = self._rows(*columns)
+        outcomes = self.encoder.encode_rows(rows, plain_json=self.plain_json, messages_screened=screened)
+        with gc_paused():
+            return self._table(dict(zip(self.columns, columns)), rows, outcomes)
 
-    def _map(self, *columns: Any) -> Any:
-        import pyarrow as pa
-
+    def _rows(self, *columns: Any) -> tuple[list[dict[str, Any]], list[bool] | None]:
+        """The batch's canonical rows, decoded exactly, and per row whether its stored messages are proven free of
+        control tokens (None when they are not stored as JSON texts)."""
         batch = dict(zip(self.columns, columns))
         decoded, screened = {}, None
         for name in ("id", "messages", "tools"):
@@ -201,8 +204,12 @@ class _MapBatch:
                 decoded[name] = [decode(value) for value in values]
                 if name == "messages" and self.messages_as_json_texts:
                     screened = [value is not None and self.encoder.control.absent_from_json(value) for value in values]
-        rows = [dict(zip(decoded, values)) for values in zip(*decoded.values())]
-        outcomes = self.encoder.encode_rows(rows, plain_json=self.plain_json, messages_screened=screened)
+        return [dict(zip(decoded, values)) for values in zip(*decoded.values())], screened
+
+    def _table(self, batch: dict[str, Any], rows: list[dict[str, Any]], outcomes: list[Outcome]) -> Any:
+        """The output Arrow table: kept columns, ids, labels and each row's status."""
+        import pyarrow as pa
+
         kept = [o.drop_reason is None for o in outcomes]
         input_ids, offsets = _int32_lists([o.input_ids if k else _NO_IDS for o, k in zip(outcomes, kept)])
         labels, _ = _int32_lists([o.labels if k else _NO_IDS for o, k in zip(outcomes, kept)])
