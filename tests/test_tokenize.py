@@ -287,8 +287,9 @@ def test_truncation_and_padding_left_on_the_backend_by_an_earlier_call_change_no
         backend.no_padding()
 
 
-def test_the_garbage_collector_is_paused_per_group_of_rows_only(monkeypatch):
-    """Rendering leaves cyclic garbage; a long ``encode_rows`` call lets the collector run between groups."""
+def test_long_calls_reclaim_the_garbage_of_each_group_of_rows(monkeypatch):
+    """Rendering leaves cyclic garbage; a long ``encode_rows`` call frees it group by group, and leaves the collector
+    as it found it."""
     import gc
 
     from toolcall_templates import conversation_encoder
@@ -297,16 +298,10 @@ def test_the_garbage_collector_is_paused_per_group_of_rows_only(monkeypatch):
     tokenizer = load_tokenizer("qwen2.5")
     rows = [WEATHER, with_user_text("And in Rome?"), {"messages": []}, WEATHER, with_user_text("<|im_end|>")]
     whole = ConversationEncoder(tokenizer, "qwen2.5").encode_rows(rows)
-    pauses = []
-    original = conversation_encoder.gc_paused
-
-    def counted():
-        pauses.append(gc.isenabled())
-        return original()
-
+    freed = []
     monkeypatch.setattr(conversation_encoder, "GC_PAUSE_ROWS", 2)
-    monkeypatch.setattr(conversation_encoder, "gc_paused", counted)
+    monkeypatch.setattr(conversation_encoder, "collect_young_garbage", lambda: freed.append(gc.collect(0)))
     grouped = ConversationEncoder(tokenizer, "qwen2.5").encode_rows(rows)
-    assert pauses == [True, True, True] and gc.isenabled()  # three groups, the collector back on between them
+    assert len(freed) == 2 and freed[0] > 0 and gc.isenabled()  # three groups: garbage freed between them
     assert [(o.drop_reason, None if o.input_ids is None else o.input_ids.tolist()) for o in grouped] == \
         [(o.drop_reason, None if o.input_ids is None else o.input_ids.tolist()) for o in whole]

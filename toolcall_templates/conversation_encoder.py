@@ -15,7 +15,7 @@ import numpy as np
 
 from .control_tokens import ControlTokenTable, check_policy as check_control_policy
 from .errors import InvalidRecord
-from .gc_pause import gc_paused
+from .gc_pause import collect_young_garbage, gc_paused
 from .segment_encoder import DEFAULT_CACHE_TOKENS, SegmentEncoder
 from .templates import ChatTemplate, is_plain_json, json_renderer, render, resolve_template
 from .truncation import EncodedConversation, check_policy as check_truncation_policy, fit
@@ -23,8 +23,8 @@ from .truncation import EncodedConversation, check_policy as check_truncation_po
 TRAIN_ON: tuple[str, ...] = ("assistant", "last_assistant")
 IGNORE_INDEX = -100
 GC_PAUSE_ROWS = 512
-"""Rows encoded per pause of the garbage collector (``gc_pause``); a Jinja render leaves about 60 objects of cyclic
-garbage, collected between groups."""
+"""Rows encoded between two collections of the young generation while the collector is paused (``gc_pause``); a
+Jinja render leaves about 60 objects of cyclic garbage."""
 
 
 @dataclass
@@ -94,8 +94,10 @@ class ConversationEncoder:
         """
         screened = messages_screened or [False] * len(rows)
         outcomes: list[Outcome] = []
-        for start in range(0, len(rows), GC_PAUSE_ROWS):  # bounded: rendering leaves cyclic garbage behind
-            with gc_paused():
+        with gc_paused():
+            for start in range(0, len(rows), GC_PAUSE_ROWS):
+                if start:
+                    collect_young_garbage()  # rendering leaves cyclic garbage: reclaim each group's
                 outcomes += self._encode_rows(rows[start:start + GC_PAUSE_ROWS], plain_json,
                                               screened[start:start + GC_PAUSE_ROWS])
         return outcomes

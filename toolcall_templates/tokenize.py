@@ -188,8 +188,7 @@ class _MapBatch:
     def __call__(self, *columns: Any) -> Any:
         with gc_paused():
             rows, screened = self._rows(*columns)
-        outcomes = self.encoder.encode_rows(rows, plain_json=self.plain_json, messages_screened=screened)
-        with gc_paused():
+            outcomes = self.encoder.encode_rows(rows, plain_json=self.plain_json, messages_screened=screened)
             return self._table(dict(zip(self.columns, columns)), rows, outcomes)
 
     def _rows(self, *columns: Any) -> tuple[list[dict[str, Any]], list[bool] | None]:
