@@ -162,3 +162,18 @@ def test_the_sandboxs_range_limit_applies_alike():
     expected = _outcome(render, "qwen2.5", messages, None)
     assert expected[0] == "OverflowError"
     assert _outcome(render_plain, "qwen2.5", messages, None) == expected
+
+
+def test_remembered_tojson_output_is_bounded_in_characters(monkeypatch):
+    from toolcall_templates import render_environment
+
+    monkeypatch.setattr(render_environment, "_INDENTED_JSON_CHARS", 4000)
+    render_environment.clear_memos()
+    values = [{"name": f"tool{k}", "description": "d" * 30} for k in range(40)]
+    for value in values:
+        assert _tojson(value, indent=4) == json.dumps(value, ensure_ascii=False, indent=4)
+    memo = render_environment._indented
+    assert 3000 < memo._chars <= 4000 and len(memo._texts) < len(values)  # the oldest were forgotten
+    assert _tojson({"big": "x" * 200}, indent=2) == json.dumps({"big": "x" * 200}, indent=2)  # too big to keep
+    assert all("big" not in key[0] for key in memo._texts)
+    render_environment.clear_memos()

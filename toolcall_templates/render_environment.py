@@ -16,6 +16,7 @@ conversation, for every shipped template.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from datetime import datetime
 from functools import cache, lru_cache
@@ -28,8 +29,9 @@ from jinja2.sandbox import safe_range
 
 _STATE = "_toolcall_generation_state"
 """Render variable carrying the per-render span recorder (one per call, so renders may run concurrently)."""
-_INDENTED_JSON_MEMO = 4096
-"""Indented ``tojson`` results remembered (Python's indenting encoder is slow; tool lists recur across rows)."""
+_INDENTED_JSON_CHARS = 16_000_000
+"""Characters of indented ``tojson`` output (and its keys) remembered, oldest forgotten first: Python's indenting
+encoder is slow, and tool definitions recur across rows."""
 
 
 class _Recorder:
@@ -122,7 +124,37 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-_indented: OrderedDict[tuple, str] = OrderedDict()
+class _IndentedJsonMemo:
+    """Indented ``tojson`` output by key, oldest forgotten first past ``_INDENTED_JSON_CHARS``; thread-safe."""
+
+    def __init__(self) -> None:
+        self._texts: OrderedDict[tuple, str] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> str | None:
+        return self._texts.get(key)
+
+    def put(self, key: tuple, text: str) -> None:
+        size = len(key[0]) + len(text)
+        if size > _INDENTED_JSON_CHARS // 16:
+            return
+        with self._lock:
+            if key in self._texts:
+                return
+            self._texts[key] = text
+            self._chars += size
+            while self._chars > _INDENTED_JSON_CHARS:
+                old_key, old_text = self._texts.popitem(last=False)
+                self._chars -= len(old_key[0]) + len(old_text)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._texts.clear()
+            self._chars = 0
+
+
+_indented = _IndentedJsonMemo()
 
 
 def _tojson(value: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
@@ -136,9 +168,7 @@ def _tojson(value: Any, ensure_ascii: bool = False, indent: Any = None, separato
     text = _indented.get(key)
     if text is None:
         text = json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-        _indented[key] = text
-        if len(_indented) > _INDENTED_JSON_MEMO:
-            _indented.popitem(last=False)
+        _indented.put(key, text)
     return text
 
 
