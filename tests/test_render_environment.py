@@ -177,3 +177,23 @@ def test_remembered_tojson_output_is_bounded_in_characters(monkeypatch):
     assert _tojson({"big": "x" * 200}, indent=2) == json.dumps({"big": "x" * 200}, indent=2)  # too big to keep
     assert all("big" not in key[0] for key in memo._texts)
     render_environment.clear_memos()
+
+
+@requires_shared
+def test_glm4_native_form_renders_as_in_the_sandbox():
+    """GLM-4's native form (tools on a system message, `metadata` on calls and results) takes other template paths."""
+    from test_template_parity import shared_rows
+
+    from toolcall_templates.glm_native import row_to_glm_messages
+
+    compared = 0
+    for row in shared_rows()[::3]:
+        try:
+            messages = row_to_glm_messages(row)
+        except Exception:  # noqa: BLE001 - rows the native form cannot hold are not the point here
+            continue
+        for name in ("glm4", "glm4-legacy"):
+            assert _outcome(render_plain, name, messages, None, add_stop_token=True) == \
+                _outcome(render, name, messages, None, add_stop_token=True), row["id"]
+        compared += 1
+    assert compared > 500
