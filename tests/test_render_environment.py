@@ -125,15 +125,15 @@ def test_tojson_matches_json_dumps_also_when_remembered(value, options):
 def test_json_renderer_survives_pickling_for_worker_processes(name):
     import pickle
 
-    from toolcall_templates.templates import json_renderer
+    from toolcall_templates.templates import JsonRenderer
 
     messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
-    renderer = json_renderer(name)
+    renderer = JsonRenderer(name)
     copy = pickle.loads(pickle.dumps(renderer))
     assert copy(messages, None) == renderer(messages, None) == render(name, messages, None)
     custom = ChatTemplate(name="custom", family="chatml", source="{% generation %}{{ messages[0].content }}"
                           "{% endgeneration %}")
-    assert pickle.loads(pickle.dumps(json_renderer(custom)))(messages, None) == ("hi", [(0, 2)])
+    assert pickle.loads(pickle.dumps(JsonRenderer(custom)))(messages, None) == ("hi", [(0, 2)])
 
 
 @pytest.mark.parametrize("name", list_templates())

@@ -17,7 +17,7 @@ from .control_tokens import ControlTokenTable, check_policy as check_control_pol
 from .errors import InvalidRecord
 from .gc_pause import collect_young_garbage, gc_paused
 from .segment_encoder import DEFAULT_CACHE_TOKENS, SegmentEncoder
-from .templates import ChatTemplate, is_plain_json, json_renderer, render, resolve_template
+from .templates import ChatTemplate, JsonRenderer, is_plain_json, render, resolve_template
 from .truncation import EncodedConversation, check_policy as check_truncation_policy, fit
 
 TRAIN_ON: tuple[str, ...] = ("assistant", "last_assistant")
@@ -78,7 +78,7 @@ class ConversationEncoder:
         self.truncation = check_truncation_policy(truncation)
         self.control_policy = check_control_policy(control_tokens)
         self.render_kwargs = {**stop_token_kwargs(self.template), **dict(template_kwargs or {})}
-        self._render_json = json_renderer(self.template, **self.render_kwargs)
+        self._render_json = JsonRenderer(self.template, **self.render_kwargs)
         self.control = ControlTokenTable.from_tokenizer(tokenizer)
         self.segments = SegmentEncoder(tokenizer, self.control, cache_tokens=cache_tokens)
 

@@ -19,6 +19,9 @@ JOINED_CHARS = 16_384
 
 Ids = np.ndarray
 """Token ids: a one-dimensional ``int32`` array."""
+NO_IDS: Ids = np.zeros(0, dtype=np.int32)
+"""The empty id array (shared, so read-only)."""
+NO_IDS.setflags(write=False)
 Entry = tuple[Ids, dict[int, int]]
 """An encoded piece: its ids, and its answers to query keys (see ``segment_encoder._query_keys``), in piece
 coordinates."""

@@ -50,7 +50,7 @@ _JSON_VALUE_TYPES = frozenset({"null", "bool", "string", "large_string", "float1
 
 def yields_plain_json(feature: Any) -> bool:
     """Whether every decoded value of a column with this feature is plain JSON (dicts, lists, str, int, float, bool,
-    None), so templates may render it without rebuilding it first (``templates.json_renderer``)."""
+    None), so templates may render it without rebuilding it first (``templates.JsonRenderer``)."""
     from datasets import Json, LargeList, List, Value
 
     if isinstance(feature, Json):

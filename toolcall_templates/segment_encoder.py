@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .control_tokens import ControlTokenTable, encode_as_text
-from .piece_encoding import Entry, Ids, encode_pieces, restore_truncation, suspend_truncation
+from .piece_encoding import NO_IDS, Entry, Ids, encode_pieces, restore_truncation, suspend_truncation
 
 DEFAULT_CACHE_TOKENS = 1_000_000
 """Tokens kept in the piece cache; on overflow only the pieces of the batch and those reused lately are kept."""
@@ -34,8 +34,7 @@ DEFAULT_CACHE_TOKENS = 1_000_000
 _PROBE_CONTEXTS = ("", "a", " b", "\n", "\n\n", "  c  ", "Hello world.", "中文字符", " {\"k\": [1, 2]}\n", "\t x")
 
 Span = tuple[int, int]
-_NO_IDS = np.zeros(0, dtype=np.int32)
-_NO_ENTRY: Entry = (_NO_IDS, {})
+_NO_ENTRY: Entry = (NO_IDS, {})
 _NO_KEYS: frozenset[int] = frozenset()
 
 
@@ -178,7 +177,7 @@ class SegmentEncoder:
         if None in entries:
             return None
         self._hits.update(pieces)
-        arrays: list[Ids] = [_NO_IDS] * len(parts)
+        arrays: list[Ids] = [NO_IDS] * len(parts)
         arrays[0::2] = [entry[0] for entry in entries]
         boundary = self._boundary_arrays
         arrays[1::2] = [boundary[token] for token in parts[1::2]]
@@ -201,7 +200,7 @@ class SegmentEncoder:
                     return None
             resolved[key] = token_ends[k] - len(arrays[k]) + answer
         self.stats["pieces"] += len(pieces)
-        ids = np.concatenate(arrays) if total else _NO_IDS
+        ids = np.concatenate(arrays) if total else NO_IDS
         return ids, [(resolved[2 * a], resolved[2 * b + 1]) if b > a else (0, 0) for a, b in spans]
 
     def _encode_escaped(self, part: str, local_keys: list[int]) -> Entry:

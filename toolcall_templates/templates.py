@@ -139,11 +139,11 @@ def render_plain(
     add_generation_prompt: bool = False,
     **kwargs: Any,
 ) -> tuple[str, list[tuple[int, int]]]:
-    """``render``, faster for inputs that are plain JSON (see ``json_renderer``); other input goes through
+    """``render``, faster for inputs that are plain JSON (see :class:`JsonRenderer`); other input goes through
     ``render``."""
     if not (is_plain_json(messages) and is_plain_json(tools) and is_plain_json(kwargs)):
         return render(template, messages, tools, add_generation_prompt=add_generation_prompt, **kwargs)
-    return json_renderer(template, add_generation_prompt=add_generation_prompt, **kwargs)(messages, tools)
+    return JsonRenderer(template, add_generation_prompt=add_generation_prompt, **kwargs)(messages, tools)
 
 
 class JsonRenderer:
@@ -189,12 +189,6 @@ class JsonRenderer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._render = self._renderer()
-
-
-def json_renderer(template: "str | ChatTemplate", *, add_generation_prompt: bool = False,
-                  **kwargs: Any) -> JsonRenderer:
-    """A :class:`JsonRenderer` for this template and render arguments."""
-    return JsonRenderer(template, add_generation_prompt=add_generation_prompt, **kwargs)
 
 
 def _alias_reasoning(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -23,13 +23,13 @@ import numpy as np
 from .conversation_encoder import ConversationEncoder, Outcome
 from .errors import InvalidRecord
 from .gc_pause import gc_paused
+from .piece_encoding import NO_IDS
 from .row_decoding import column_decoder, is_json_list, yields_plain_json
 from .templates import ChatTemplate
 from .tokenize_report import TokenizeReport
 
 logger = logging.getLogger(__name__)
 
-_NO_IDS = np.zeros(0, dtype=np.int32)
 OUTPUT_COLUMNS: tuple[str, ...] = ("input_ids", "attention_mask", "labels")
 _STATUS_COLUMNS: tuple[str, ...] = ("_drop_reason", "_detail", "_truncated", "_control_tokens", "_escaped", "_ref")
 
@@ -210,8 +210,8 @@ class _MapBatch:
         import pyarrow as pa
 
         kept = [o.drop_reason is None for o in outcomes]
-        input_ids, offsets = _int32_lists([o.input_ids if k else _NO_IDS for o, k in zip(outcomes, kept)])
-        labels, _ = _int32_lists([o.labels if k else _NO_IDS for o, k in zip(outcomes, kept)])
+        input_ids, offsets = _int32_lists([o.input_ids if k else NO_IDS for o, k in zip(outcomes, kept)])
+        labels, _ = _int32_lists([o.labels if k else NO_IDS for o, k in zip(outcomes, kept)])
         out = {name: batch[name] for name in self.keep_columns}
         out.update(
             input_ids=input_ids,
@@ -233,7 +233,7 @@ def _int32_lists(arrays: list[np.ndarray]) -> tuple[Any, Any]:
 
     offsets = np.zeros(len(arrays) + 1, dtype=np.int32)
     np.cumsum(np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays)), out=offsets[1:])
-    flat = np.concatenate(arrays).astype(np.int32, copy=False) if arrays else np.zeros(0, dtype=np.int32)
+    flat = np.concatenate(arrays).astype(np.int32, copy=False) if arrays else NO_IDS
     arrow_offsets = pa.array(offsets)
     return pa.ListArray.from_arrays(arrow_offsets, pa.array(flat)), arrow_offsets
 
