@@ -56,3 +56,17 @@ def read_records(path: Path) -> list:
     from toolcall_templates.build.readers import iter_file
 
     return [item.record for item in iter_file(Path(path)) if item.error is None]
+
+
+def rows_and_errors(records, fmt: str | None = None, **options) -> tuple[list, list[str]]:
+    """The rows that ``records`` normalize to, and the rejection reason of every other record
+    (``normalize_records`` split in two)."""
+    from toolcall_templates.normalize import normalize_records
+
+    rows, errors = [], []
+    for _, row, error in normalize_records(records, fmt, **options):
+        if error is None:
+            rows.append(row)
+        else:
+            errors.append(error)
+    return rows, errors

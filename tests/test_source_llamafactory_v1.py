@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import pytest
 
-from conftest import shared_path
+from conftest import rows_and_errors, shared_path
 from test_source_sharegpt import EXAMPLES, assert_detector_claims_only_its_records, read_records
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.normalize import normalize
@@ -21,13 +21,7 @@ def _demo() -> list[dict]:
 
 @lru_cache(maxsize=1)
 def _rows() -> tuple[list, list]:
-    rows, errors = [], []
-    for record in _demo():
-        try:
-            rows.append(normalize(record, "llamafactory_v1"))
-        except InvalidRecord as exc:
-            errors.append(str(exc))
-    return rows, errors
+    return rows_and_errors(_demo(), "llamafactory_v1")
 
 
 def _items(record, kind):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, SHARED, shared_path
+from conftest import REPO_ROOT, SHARED, rows_and_errors, shared_path
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.normalize import normalize
 from toolcall_templates.sources import detect_format, sharegpt
@@ -124,13 +124,7 @@ def _demo(language: str) -> list[dict]:
 
 @lru_cache(maxsize=None)
 def _demo_rows(language: str) -> tuple[list, list]:
-    rows, errors = [], []
-    for record in _demo(language):
-        try:
-            rows.append(normalize(record, "sharegpt"))
-        except InvalidRecord as exc:
-            errors.append(str(exc))
-    return rows, errors
+    return rows_and_errors(_demo(language), "sharegpt")
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
+from conftest import rows_and_errors, shared_path
 from test_source_xlam import EXAMPLES, assert_detector_claims_only_its_records
 
 from toolcall_templates.errors import InvalidRecord
@@ -23,13 +23,7 @@ def _real(name: str) -> tuple[dict, ...]:
 
 
 def _outcomes(name: str) -> tuple[list[dict], list[str]]:
-    rows, errors = [], []
-    for record in _real(name):
-        try:
-            rows.append(normalize(record, "toolalpaca"))
-        except InvalidRecord as exc:
-            errors.append(str(exc))
-    return rows, errors
+    return rows_and_errors(_real(name), "toolalpaca")
 
 
 def _calls(row: dict) -> list[dict]:

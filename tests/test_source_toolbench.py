@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
+from conftest import rows_and_errors, shared_path
 from test_source_xlam import EXAMPLES, assert_detector_claims_only_its_records
 
 from toolcall_templates.errors import InvalidRecord
@@ -28,13 +28,7 @@ def _answer_files() -> list[Path]:
 
 
 def _outcomes(**options) -> tuple[list[dict], list[str]]:
-    rows, errors = [], []
-    for path in _answer_files():
-        try:
-            rows.append(normalize(json.loads(path.read_text()), "toolbench", **options))
-        except InvalidRecord as exc:
-            errors.append(str(exc))
-    return rows, errors
+    return rows_and_errors((json.loads(path.read_text()) for path in _answer_files()), "toolbench", **options)
 
 
 def _examples() -> list[dict]:
