@@ -79,7 +79,7 @@ def bench_family(family: str, rows: list[dict], batch_size: int, repeats: int) -
     from toolcall_templates.render_environment import clear_memos
     from toolcall_templates.schema import features
     from toolcall_templates.templates import get_template, render
-    from toolcall_templates.tokenize import tokenize_dataset
+    from toolcall_templates.tokenization.tokenize import tokenize_dataset
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(SHARED / "fixtures" / "tokenizers" / family))

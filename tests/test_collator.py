@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import load_tokenizer
-from toolcall_templates.collator import ToolCallCollator, safe_pad_token_id
+from toolcall_templates.tokenization.collator import ToolCallCollator, safe_pad_token_id
 
 torch = pytest.importorskip("torch")
 
@@ -82,7 +82,7 @@ def test_tensors_and_missing_labels_are_accepted():
 
 
 def test_importing_the_package_does_not_import_torch():
-    code = ("import sys; import toolcall_templates.collator, toolcall_templates.tokenize, "
-            "toolcall_templates.packing; print('torch' in sys.modules)")
+    code = ("import sys; import toolcall_templates.tokenization.collator, toolcall_templates.tokenization.tokenize, "
+            "toolcall_templates.tokenization.packing; print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from toolcall_templates.packing import best_fit_decreasing, pack_dataset
+from toolcall_templates.tokenization.packing import best_fit_decreasing, pack_dataset
 
 
 def reference_best_fit_decreasing(lengths: list[int], capacity: int) -> list[int]:

@@ -8,7 +8,7 @@ from itertools import accumulate
 import pytest
 
 from conftest import load_tokenizer
-from toolcall_templates.tokenize import ConversationDropped, tokenize_conversation, tokenize_dataset
+from toolcall_templates.tokenization.tokenize import ConversationDropped, tokenize_conversation, tokenize_dataset
 
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "Get the current weather for a city.",
@@ -263,7 +263,7 @@ def test_control_tokens_in_any_json_spelling_of_the_stored_messages_are_found(sp
 @pytest.mark.parametrize("family", ["qwen2.5", "llama3.1"])
 def test_truncation_and_padding_left_on_the_backend_by_an_earlier_call_change_nothing(family):
     """transformers keeps a call's truncation / padding on the shared backend tokenizer; pieces must not be cut."""
-    from toolcall_templates.tokenize import get_encoder
+    from toolcall_templates.tokenization.tokenize import get_encoder
 
     tokenizer = load_tokenizer(family)
     kwargs = DATE if family.startswith("llama") else {}
@@ -292,8 +292,8 @@ def test_long_calls_reclaim_the_garbage_of_each_group_of_rows(monkeypatch):
     as it found it."""
     import gc
 
-    from toolcall_templates import conversation_encoder
-    from toolcall_templates.conversation_encoder import ConversationEncoder
+    from toolcall_templates.tokenization import conversation_encoder
+    from toolcall_templates.tokenization.conversation_encoder import ConversationEncoder
 
     tokenizer = load_tokenizer("qwen2.5")
     rows = [WEATHER, with_user_text("And in Rome?"), {"messages": []}, WEATHER, with_user_text("<|im_end|>")]

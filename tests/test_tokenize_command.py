@@ -25,7 +25,7 @@ def built(tmp_path_factory):
 def test_tokenize_writes_the_dataset_and_a_report(built, tmp_path, capsys):
     import datasets
 
-    from toolcall_templates.tokenize import tokenize_conversation
+    from toolcall_templates.tokenization.tokenize import tokenize_conversation
 
     out = tmp_path / "tok"
     code = main(["tokenize", "--in", str(built), "--config", CONFIG, "--tokenizer", QWEN, "--max-length", "1024",

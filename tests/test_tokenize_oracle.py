@@ -67,7 +67,7 @@ def dataset(tmp_path_factory):
 
 def exact_rows(dataset) -> list[dict]:
     """Rows with their stored JSON parsed by ``json.loads`` (``datasets``' own Json decoding turns 0.3 into
-    0.30000000000000004; see ``toolcall_templates.row_decoding``)."""
+    0.30000000000000004; see ``toolcall_templates.tokenization.row_decoding``)."""
     table = dataset.with_format("arrow")[:].to_pylist()
     for row in table:
         row["messages"] = [json.loads(m) for m in row["messages"]]
@@ -161,7 +161,7 @@ def holds_control_token(family: str, row: dict) -> bool:
 
 
 def compare_family(family: str, dataset, last_only: bool = False) -> dict[str, int]:
-    from toolcall_templates.tokenize import tokenize_dataset
+    from toolcall_templates.tokenization.tokenize import tokenize_dataset
 
     tokenizer = load_tokenizer(family)
     rows = exact_rows(dataset)

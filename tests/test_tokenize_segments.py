@@ -9,7 +9,7 @@ import pytest
 
 from conftest import load_tokenizer, requires_shared
 from test_tokenize_oracle import FAMILIES, RENDER_KWARGS, dataset  # noqa: F401 - session fixture
-from toolcall_templates.segment_encoder import SegmentEncoder
+from toolcall_templates.tokenization.segment_encoder import SegmentEncoder
 
 
 @requires_shared

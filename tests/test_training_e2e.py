@@ -27,7 +27,7 @@ def train_dataset(tokenizer):
 
     from toolcall_templates.normalize import normalize
     from toolcall_templates.schema import features
-    from toolcall_templates.tokenize import tokenize_dataset
+    from toolcall_templates.tokenization.tokenize import tokenize_dataset
 
     path = shared_path("sources", "llamafactory_sharegpt_tools", "glaive_toolcall_en_demo.json")
     rows = [normalize(record, source="glaive") for record in json.loads(path.read_text(encoding="utf-8"))[:64]]
@@ -66,7 +66,7 @@ def assert_loss_decreases(losses: list[float]) -> None:
 
 
 def test_trainer_with_our_collator_learns(tokenizer, train_dataset, tmp_path):
-    from toolcall_templates.collator import ToolCallCollator
+    from toolcall_templates.tokenization.collator import ToolCallCollator
 
     args = transformers.TrainingArguments(output_dir=str(tmp_path), **TRAIN)
     trainer = transformers.Trainer(model=tiny_model(tokenizer), args=args, train_dataset=train_dataset,
@@ -78,7 +78,7 @@ def test_trainer_with_our_collator_learns(tokenizer, train_dataset, tmp_path):
 
 def test_trl_sft_trainer_accepts_the_pretokenized_dataset(tokenizer, train_dataset, tmp_path):
     trl = pytest.importorskip("trl")
-    from toolcall_templates.collator import ToolCallCollator
+    from toolcall_templates.tokenization.collator import ToolCallCollator
 
     args = trl.SFTConfig(output_dir=str(tmp_path), max_length=MAX_LENGTH, **TRAIN)
     trainer = trl.SFTTrainer(model=tiny_model(tokenizer), args=args, train_dataset=train_dataset,
@@ -91,8 +91,8 @@ def test_trl_sft_trainer_accepts_the_pretokenized_dataset(tokenizer, train_datas
 
 
 def test_padded_padding_free_and_packed_batches_give_the_same_loss(tokenizer, train_dataset):
-    from toolcall_templates.collator import ToolCallCollator
-    from toolcall_templates.packing import pack_dataset
+    from toolcall_templates.tokenization.collator import ToolCallCollator
+    from toolcall_templates.tokenization.packing import pack_dataset
 
     model = tiny_model(tokenizer, seed=1).eval()
     rows = [train_dataset[i] for i in range(3)]
@@ -119,8 +119,8 @@ def test_padded_padding_free_and_packed_batches_give_the_same_loss(tokenizer, tr
 
 
 def test_packed_conversations_do_not_attend_to_each_other(tokenizer, train_dataset):
-    from toolcall_templates.collator import ToolCallCollator
-    from toolcall_templates.packing import pack_dataset
+    from toolcall_templates.tokenization.collator import ToolCallCollator
+    from toolcall_templates.tokenization.packing import pack_dataset
 
     model = tiny_model(tokenizer, seed=1).train()  # config.use_cache is True, as in a plain Trainer run
     packed = pack_dataset(train_dataset.select(range(2)), 2 * MAX_LENGTH)[0]

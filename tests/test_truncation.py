@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import load_tokenizer
-from toolcall_templates.tokenize import ConversationDropped, tokenize_conversation
-from toolcall_templates.truncation import EncodedConversation, fit, keep_prefix, split_turns
+from toolcall_templates.tokenization.tokenize import ConversationDropped, tokenize_conversation
+from toolcall_templates.tokenization.truncation import EncodedConversation, fit, keep_prefix, split_turns
 
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "Get the current weather for a city.",
@@ -59,7 +59,7 @@ def test_fit_policies_and_reasons():
     left = fit(untrained, 10, "prefix")
     assert left.drop_reason == "no_trained_tokens" and left.truncated == "prefix"
     with pytest.raises(ValueError, match="truncation"):
-        from toolcall_templates.truncation import check_policy
+        from toolcall_templates.tokenization.truncation import check_policy
 
         check_policy("middle")
 
@@ -135,7 +135,7 @@ def test_truncated_rows_are_counted_in_the_report():
     from datasets import Dataset
 
     from toolcall_templates.schema import features
-    from toolcall_templates.tokenize import tokenize_dataset
+    from toolcall_templates.tokenization.tokenize import tokenize_dataset
 
     tokenizer = load_tokenizer("qwen2.5")
     full = len(tokenize_conversation(ROW, tokenizer, "qwen2.5")["input_ids"])

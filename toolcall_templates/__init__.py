@@ -30,10 +30,10 @@ _EXPORTS = {
     "build_dataset": "build",
     "load_unified": "loading",
     "SourceSpec": "build",
-    "tokenize_conversation": "tokenize",
-    "tokenize_dataset": "tokenize",
-    "pack_dataset": "packing",
-    "ToolCallCollator": "collator",
+    "tokenize_conversation": "tokenization.tokenize",
+    "tokenize_dataset": "tokenization.tokenize",
+    "pack_dataset": "tokenization.packing",
+    "ToolCallCollator": "tokenization.collator",
 }
 
 __all__ = [

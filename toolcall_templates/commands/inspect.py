@@ -98,7 +98,7 @@ def _samples(path: Path, args: argparse.Namespace, tokenizer: Any) -> list[tuple
         dataset = datasets.load_dataset("parquet", data_files=sorted(map(str, path.glob("data/*.parquet"))),
                                         split="train")
     else:  # a built dataset folder: tokenize the requested rows now (dropped rows are skipped)
-        from ..tokenize import tokenize_dataset
+        from ..tokenization.tokenize import tokenize_dataset
         from .render import parse_render_args
         from .tokenize import data_files
 

@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..control_tokens import CONTROL_TOKEN_POLICIES
-from ..conversation_encoder import TRAIN_ON
+from ..tokenization.control_tokens import CONTROL_TOKEN_POLICIES
+from ..tokenization.conversation_encoder import TRAIN_ON
 from ..templates import list_templates
-from ..truncation import TRUNCATION_POLICIES
+from ..tokenization.truncation import TRUNCATION_POLICIES
 
 REPORT_NAME = "tokenize_report.json"
 
@@ -91,8 +91,8 @@ def tokenize_folder(args: argparse.Namespace, files: list[str]) -> dict[str, Any
     import datasets
     from transformers import AutoTokenizer
 
-    from ..conversation_encoder import resolve_for_tokenizer
-    from ..tokenize import tokenize_dataset
+    from ..tokenization.conversation_encoder import resolve_for_tokenizer
+    from ..tokenization.tokenize import tokenize_dataset
     from .render import parse_render_args
 
     if args.no_progress:

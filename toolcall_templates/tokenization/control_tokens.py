@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidRecord
+from ..errors import InvalidRecord
 
 CONTROL_TOKEN_POLICIES: tuple[str, ...] = ("reject", "escape")
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidRecord
+from ..templates import ChatTemplate
 from .conversation_encoder import ConversationEncoder, Outcome
-from .errors import InvalidRecord
 from .gc_pause import gc_paused
 from .piece_encoding import NO_IDS
 from .row_decoding import column_decoder, is_json_list, yields_plain_json
-from .templates import ChatTemplate
 from .tokenize_report import TokenizeReport
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def tokenize_conversation(
     Args:
         template: a shipped template name; ``None`` detects it from the tokenizer.
         max_length: longest allowed sequence; longer rows follow ``truncation`` (``drop``, ``prefix``,
-            ``drop_oldest``, see :mod:`toolcall_templates.truncation`).
+            ``drop_oldest``, see :mod:`toolcall_templates.tokenization.truncation`).
         train_on: ``"assistant"`` (every assistant turn) or ``"last_assistant"`` (only the final one).
         control_tokens: ``"reject"`` literal control tokens in the text, or ``"escape"`` them (tokenized as text).
 
@@ -313,8 +313,9 @@ def _tokenizer_digest(tokenizer: Any) -> str:
 @lru_cache(maxsize=1)
 def _code_version() -> str:
     """Hash of the modules that shape the output, so a changed implementation never reuses a stale cache."""
-    from . import __version__, control_tokens, conversation_encoder, piece_encoding, render_environment, row_decoding
-    from . import segment_encoder, templates, truncation
+    from .. import __version__, render_environment, templates
+    from . import control_tokens, conversation_encoder, piece_encoding, row_decoding
+    from . import segment_encoder, truncation
 
     digest = hashlib.sha256(__version__.encode())
     modules = (control_tokens, conversation_encoder, piece_encoding, render_environment, row_decoding,

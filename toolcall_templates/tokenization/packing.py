@@ -2,7 +2,7 @@
 
 Each packed row holds whole conversations back to back, with ``position_ids`` that restart at 0 at every
 conversation and ``seq_lengths`` listing them, so that transformers' padding-free / flash-attention varlen path (and
-:class:`~toolcall_templates.collator.ToolCallCollator`) keeps every conversation from attending to another. The
+:class:`~toolcall_templates.tokenization.collator.ToolCallCollator`) keeps every conversation from attending to another. The
 label of each conversation's first token is set to ``-100``: in a packed row the token before it belongs to another
 conversation and must not be trained to predict it. A conversation's first token is template text, so no trained
 label is lost in practice; any that would be is counted (``PackingStats.first_labels_masked``).

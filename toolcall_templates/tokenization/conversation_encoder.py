@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidRecord
+from ..templates import ChatTemplate, JsonRenderer, is_plain_json, render, resolve_template
 from .control_tokens import ControlTokenTable, check_policy as check_control_policy
-from .errors import InvalidRecord
 from .gc_pause import collect_young_garbage, gc_paused
 from .segment_encoder import DEFAULT_CACHE_TOKENS, SegmentEncoder
-from .templates import ChatTemplate, JsonRenderer, is_plain_json, render, resolve_template
 from .truncation import EncodedConversation, check_policy as check_truncation_policy, fit
 
 TRAIN_ON: tuple[str, ...] = ("assistant", "last_assistant")
@@ -229,7 +229,7 @@ def resolve_for_tokenizer(template: "str | ChatTemplate | None", tokenizer: Any)
 def detect_template(tokenizer: Any) -> str:
     """Name of the shipped template for ``tokenizer`` (``install.detect_template_name``: a ValueError naming the
     choices when it cannot tell)."""
-    from .install import detect_template_name
+    from ..install import detect_template_name
 
     return detect_template_name(tokenizer)
 
