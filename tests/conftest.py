@@ -70,3 +70,33 @@ def rows_and_errors(records, fmt: str | None = None, **options) -> tuple[list, l
         else:
             errors.append(error)
     return rows, errors
+
+
+@lru_cache(maxsize=None)
+def _stand_in(base: str, special_tokens: tuple[str, ...], eos_token: str | None, chat_template: str | None):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(SHARED / "fixtures" / "tokenizers" / base))
+    vocab = tokenizer.get_vocab()
+    missing = [token for token in special_tokens if token not in vocab]
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+    if eos_token is not None:
+        tokenizer.eos_token = eos_token
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+def stand_in_tokenizer(base: str, special_tokens=(), *, eos_token: str | None = None,
+                       chat_template: str | None = None):
+    """A stand-in for a tokenizer that is not in ``shared/fixtures/tokenizers``: the real ``base`` tokenizer (the
+    nearest family, e.g. ``qwen3`` for Qwen3.5, ``glm4`` for GLM-4.5) with the template's ``special_tokens`` added
+    as special tokens where the vocabulary lacks them, ``eos_token`` set, and ``chat_template`` installed.
+
+    Cached per arguments (a fresh tokenizer object, never the shared ``load_tokenizer`` one); skips when the
+    fixture is absent. Text is tokenized by the base model's BPE, so ids are not the real model's ids: use it for
+    masks and boundaries, not for id parity.
+    """
+    shared_path("fixtures", "tokenizers", base)
+    return _stand_in(base, tuple(special_tokens), eos_token, chat_template)
