@@ -9,7 +9,10 @@ from importlib import import_module
 from typing import Any
 
 from .errors import InvalidRecord, UnknownFormat
+from .exact_json import install_on_import as _install_exact_json
 from .normalize import normalize, normalize_batch, normalize_records
+
+_install_exact_json()  # datasets' Json() values exact on every path, whenever datasets is imported (exact_json)
 
 __version__ = "0.1.0"
 
