@@ -135,7 +135,8 @@ def test_malformed_rows_are_dropped_with_a_reason_never_a_crash():
         ({"messages": [{"content": "no role"}]}, "invalid_row"),
         ({"messages": [{"role": "user", "content": "x"}], "tools": "nope"}, "invalid_row"),
         ({"messages": [{"role": "user", "content": "hi"}]}, "no_trained_tokens"),
-        ({"messages": [{"role": "function", "content": "x"}, {"role": "assistant", "content": "y"}]}, "template_error"),
+        # not canonical (role "function"), so normalized first; normalize rejects it (a result answering no call)
+        ({"messages": [{"role": "function", "content": "x"}, {"role": "assistant", "content": "y"}]}, "invalid_row"),
     ]:
         with pytest.raises(ConversationDropped) as caught:
             tokenize_conversation(bad, tokenizer, "qwen2.5")

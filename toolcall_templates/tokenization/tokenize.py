@@ -25,6 +25,7 @@ from ..templates import ChatTemplate
 from .conversation_encoder import ConversationEncoder, Outcome
 from .gc_pause import gc_paused
 from .piece_encoding import NO_IDS
+from .raw_rows import RawRows, as_canonical, has_canonical_storage, refusal
 from .row_decoding import column_decoder, is_json_list, yields_plain_json
 from .tokenize_report import TokenizeReport
 
@@ -103,6 +104,10 @@ def tokenize_conversation(
     """
     encoder = get_encoder(tokenizer, template, max_length=max_length, train_on=train_on, truncation=truncation,
                           control_tokens=control_tokens, template_kwargs=dict(template_kwargs or {}))
+    try:
+        row = as_canonical(row)  # a row that is not canonical is normalized first (raw_rows)
+    except InvalidRecord as exc:
+        raise ConversationDropped("invalid_row", exc.reason) from exc
     outcome = encoder.encode_row(row)
     if outcome.drop_reason is not None:
         raise ConversationDropped(outcome.drop_reason, outcome.detail)
@@ -145,12 +150,14 @@ def tokenize_dataset(
     missing = [c for c in keep_columns if c not in dataset.column_names]
     if missing:
         raise ValueError(f"keep_columns not in the dataset: {missing}")
+    raw = None if has_canonical_storage(dataset.features) else RawRows(dataset.features)  # normalized on the fly
     needed = [c for c in dict.fromkeys(["id", "messages", "tools", *keep_columns]) if c in dataset.column_names]
-    if "messages" not in needed:
-        raise ValueError(f"tokenize_dataset needs canonical rows with a 'messages' column; got {dataset.column_names}")
+    if raw is not None:
+        needed = list(dataset.column_names)
+        options = {**options, "normalize_code": raw.code_version()}  # the map's cache key covers the normalizers
     features = Features({**{c: dataset.features[c] for c in keep_columns}, **_output_features()})
     mapped = dataset.with_format("arrow").map(
-        _MapBatch(encoder, {c: dataset.features[c] for c in needed}, tuple(keep_columns)),
+        _MapBatch(encoder, {c: dataset.features[c] for c in needed}, tuple(keep_columns), raw),
         input_columns=needed,  # only these are read; JSON is decoded exactly (row_decoding), not by datasets
         batched=True,
         batch_size=batch_size,
@@ -161,6 +168,8 @@ def tokenize_dataset(
         desc=desc,
     ).with_format(None)
     report = _report(mapped)
+    if raw is not None and (refused := refusal(report)):
+        raise ValueError(f"tokenize_dataset: {refused}")
     kept = _drop_rows(mapped)
     if report.rows_dropped:
         logger.warning("tokenize_dataset: %s", report.summary())
@@ -177,8 +186,10 @@ def tokenize_dataset(
 class _MapBatch:
     """The ``datasets.map`` function: Arrow columns of canonical rows in, an Arrow table of tokens and statuses out."""
 
-    def __init__(self, encoder: ConversationEncoder, features: dict[str, Any], keep_columns: tuple[str, ...]):
+    def __init__(self, encoder: ConversationEncoder, features: dict[str, Any], keep_columns: tuple[str, ...],
+                 raw: RawRows | None = None):
         self.encoder = encoder
+        self.raw = raw
         self.columns = list(features)
         self.keep_columns = keep_columns
         self.features = features
@@ -187,6 +198,9 @@ class _MapBatch:
 
     def __call__(self, *columns: Any) -> Any:
         with gc_paused():
+            if self.raw is not None:
+                rows, outcomes = self.raw.encode(self.encoder, dict(zip(self.columns, columns)))
+                return self._table(dict(zip(self.columns, columns)), rows, outcomes)
             rows, screened = self._rows(*columns)
             outcomes = self.encoder.encode_rows(rows, plain_json=self.plain_json, messages_screened=screened)
             return self._table(dict(zip(self.columns, columns)), rows, outcomes)
