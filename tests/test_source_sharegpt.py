@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO_ROOT, SHARED, rows_and_errors, shared_path
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.normalize import normalize
-from toolcall_templates.sources import detect_format, sharegpt
+from toolcall_templates.sources import UnknownOption, detect_format, sharegpt
 from toolcall_templates.sources.sharegpt import dataset_info_options
 
 EXAMPLES = REPO_ROOT / "dataset_scripts" / "examples"
@@ -385,5 +385,12 @@ def test_malformed_records_are_rejected_with_a_reason(record, message):
 
 
 def test_bad_options_are_rejected():
-    with pytest.raises(InvalidRecord, match="'tags' must map names to strings"):
-        normalize(_record(("human", "q"), ("gpt", "a")), "sharegpt", tags={"role_tag": 3})
+    record = _record(("human", "q"), ("gpt", "a"))
+    with pytest.raises(UnknownOption, match="'tags' must map names to strings"):
+        normalize(record, "sharegpt", tags={"role_tag": 3})
+    with pytest.raises(TypeError, match=r"does not take the option\(s\) 'tagz'; it takes columns, tags"):
+        normalize(record, "sharegpt", tagz={"role_tag": "speaker"})
+    with pytest.raises(ValueError, match="unknown key\\(s\\) 'role_tagz'; known: role_tag, content_tag"):
+        normalize(record, "sharegpt", tags={"role_tagz": "speaker"})
+    with pytest.raises(UnknownOption, match="'columns' has unknown key\\(s\\) 'message'"):
+        normalize(record, "sharegpt", columns={"message": "dialog"})

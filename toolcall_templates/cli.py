@@ -1,16 +1,27 @@
-"""The ``toolcall`` command line: build, push, render, tokenize, inspect."""
+"""The ``toolcall`` command line: build, push, render, tokenize, inspect.
+
+Exit codes, for every command: 0 success; 1 the command ran but produced nothing usable (or some items failed);
+2 bad options or input (argparse errors too). Output piped into a command that stops reading (``| head``) ends the
+program quietly, as for any Unix tool (exit 141, 128 + SIGPIPE).
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 _COMMANDS = ("build", "push", "render", "tokenize", "inspect")
+BROKEN_PIPE_EXIT = 141
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="toolcall", description="Tool-calling fine-tuning data, exactly right.")
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="toolcall", description="Tool-calling fine-tuning data, exactly right.",
+                                     epilog="Exit codes: 0 success, 1 nothing usable produced, 2 bad options or input.")
+    parser.add_argument("--version", action="version", version=f"toolcall (toolcall-templates) {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
         module = importlib.import_module(f"toolcall_templates.commands.{name}")
@@ -24,7 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    return int(args.run(args) or 0)
+    try:
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away: send the rest of our output nowhere, so the interpreter's final flush is silent.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
+    return code
 
 
 if __name__ == "__main__":

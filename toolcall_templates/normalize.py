@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .errors import InvalidRecord
 from .schema import Row
-from .sources import detect_format, get_format
+from .sources import UnknownOption, check_options, detect_format, get_format
 
 
 def normalize(
@@ -23,14 +23,16 @@ def normalize(
 
     Raises:
         InvalidRecord: the record cannot be normalized; the message names the reason.
+        UnknownOption: an option the format does not take (a TypeError and a ValueError, naming the accepted ones).
     """
     name = fmt or detect_format(record)
     module = get_format(name)
+    check_options(name, options)
     if not isinstance(record, dict):
         raise InvalidRecord(f"a record must be a JSON object, got {type(record).__name__}")
     try:
         row = module.to_row(record, source=source or name, strict=strict, options=options)
-    except InvalidRecord:
+    except (InvalidRecord, UnknownOption):
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise InvalidRecord(f"malformed {name} record: {type(exc).__name__}: {exc}") from exc

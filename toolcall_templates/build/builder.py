@@ -1,7 +1,8 @@
 """Build the unified dataset folder: normalize every source, remove duplicates, write shards, card and report.
 
-The folder is written into a temporary sibling and renamed into place at the end, so a failed build never leaves a
-half-written dataset behind, and a rebuild of the same inputs is byte-identical (no timestamps, stable order).
+The folder is written into a temporary sibling and swapped into place at the end (``output_dir``), so a failed
+build never leaves a half-written dataset behind, and a rebuild of the same inputs is byte-identical (no timestamps,
+stable order). A build that would write no row fails with ``NothingBuilt`` instead.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -18,9 +19,12 @@ from typing import Any, Iterable, Iterator
 from ..errors import InvalidRecord
 from ..language import guess_language
 from ..normalize import normalize
-from ..sources import detect_format, get_format
+from ..output_dir import staged_output
+from ..sources import UnknownOption, check_options, detect_format
 from .card import write_card
-from .readers import RawItem, SourceError, iter_hub, iter_path, looks_like_hub_id
+from .options import merge_options
+from .readers import RawItem, SourceError
+from .source_items import local_inputs, raw_items, source_format
 from .stats import SourceStats
 from .writer import DEFAULT_SHARD_ROWS, ShardWriter
 
@@ -59,6 +63,10 @@ class BuildResult:
         return json.loads((self.out_dir / "build_report.json").read_text(encoding="utf-8"))
 
 
+class NothingBuilt(RuntimeError):
+    """Every source was empty, unreadable, rejected or duplicate: there is no row to write (nothing was written)."""
+
+
 def build_dataset(
     sources: list[SourceSpec],
     out_dir: str | os.PathLike,
@@ -68,43 +76,64 @@ def build_dataset(
     shard_rows: int = DEFAULT_SHARD_ROWS,
     progress: bool = True,
     title: str = "toolcall-unified",
+    overwrite: bool = False,
+    repo_id: str | None = None,
+    protect: Iterable[str | os.PathLike] = (),
 ) -> BuildResult:
-    """Normalize ``sources`` into a Hub-ready folder at ``out_dir`` (replaced atomically)."""
+    """Normalize ``sources`` into a Hub-ready folder at ``out_dir``.
+
+    ``out_dir`` is written as ``output_dir.staged_output`` allows: a new or empty folder, or an earlier output of
+    ours (replaced atomically, files others added kept); any other folder only with ``overwrite``; never an input
+    nor one of the ``protect`` paths (``OutputRefused``). ``NothingBuilt`` when no row results; ``repo_id`` is
+    named in the card.
+    """
     if not sources:
         raise ValueError("no sources to build")
     configs = [spec.config for spec in sources]
     if len(set(configs)) != len(configs) or "default" in configs:
         raise ValueError(f"config names must be unique and not 'default': {configs}")
-    out = Path(out_dir).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    inputs = [*protect, *(path for spec in sources for path in local_inputs(spec))]
+    with staged_output(out_dir, command="build", inputs=inputs, overwrite=overwrite) as tmp:
         seen: set[str] = set()
         stats = [
             _build_source(spec, tmp, seen, strict=strict, num_proc=num_proc, shard_rows=shard_rows, progress=progress)
             for spec in sources
         ]
+        if not any(s.rows_out for s in stats):
+            raise NothingBuilt(_nothing_built(stats))
         _write_report(tmp, stats, strict)
-        write_card(tmp, sources, stats, title=title)
-        _replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return BuildResult(out, stats)
+        write_card(tmp, sources, stats, title=title, repo_id=repo_id)
+    return BuildResult(Path(out_dir).expanduser().resolve(), stats)
+
+
+def _nothing_built(stats: list[SourceStats]) -> str:
+    records = sum(s.records_in for s in stats)
+    unreadable = [f"{u['file']}: {u['reason']}" for s in stats for u in s.unreadable_files]
+    reasons = sum((s.reject_reasons for s in stats), Counter())
+    text = f"no rows to write: {records} record(s) read from {len(stats)} source(s)"
+    if records:
+        text += f", {sum(s.rejected for s in stats)} rejected, {sum(s.duplicates for s in stats)} duplicates"
+    if reasons:
+        reason, count = reasons.most_common(1)[0]
+        text += f" (most common reason, {count}x: {reason})"
+    if unreadable:
+        text += f"; unreadable: {unreadable[0]}" + (f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else "")
+    return text + "; nothing was written"
 
 
 def _build_source(spec: SourceSpec, root: Path, seen: set[str], *, strict: bool, num_proc: int, shard_rows: int,
                   progress: bool) -> SourceStats:
-    stats = SourceStats(spec.config, spec.format or "auto")
+    fmt = source_format(spec)
+    if fmt is not None:
+        _check_options(spec.config, fmt, spec.options)
+    stats = SourceStats(spec.config, fmt or "auto")
     writer = ShardWriter(root / "data" / spec.config, shard_rows)
     rejects_path = root / "rejects" / f"{spec.config}.jsonl"
     formats_seen: set[str] = set()
     rejects = None
     bar = _progress_bar(spec.config, progress)
     try:
-        for ref, record, row, error in _normalized(spec, strict, num_proc):
+        for ref, record, row, error in _normalized(spec, fmt, strict, num_proc, stats.unreadable_files):
             stats.records_in += 1
             bar.update(1)
             if error is not None:
@@ -127,7 +156,7 @@ def _build_source(spec: SourceSpec, root: Path, seen: set[str], *, strict: bool,
         if rejects is not None:
             rejects.close()
     writer.close()
-    stats.format = spec.format or ",".join(sorted(formats_seen)) or "auto"
+    stats.format = fmt or ",".join(sorted(formats_seen)) or "auto"
     assert stats.balanced(), f"record accounting broken for {spec.config}"
     return stats
 
@@ -139,11 +168,13 @@ def _finish_meta(row: dict, spec: SourceSpec) -> None:
     meta.setdefault("language", spec.language or guess_language(row["messages"]))
 
 
-def _normalized(spec: SourceSpec, strict: bool, num_proc: int) -> Iterator[tuple[str, Any, dict | None, str | None]]:
-    """``(ref, original_record, row, error)`` for every record of the source, in input order."""
-    items = _raw_items(spec)
+def _normalized(spec: SourceSpec, fmt: str | None, strict: bool, num_proc: int, unreadable: list[dict[str, str]],
+                ) -> Iterator[tuple[str, Any, dict | None, str | None]]:
+    """``(ref, original_record, row, error)`` for every record of the source, in input order; files that could not
+    be read at all are appended to ``unreadable`` instead (they are not records)."""
+    items = _records_only(raw_items(spec, fmt), unreadable)
     chunks = _chunks(items, CHUNK_RECORDS)
-    worker = _ChunkWorker(spec.config, spec.format, strict, spec.options)
+    worker = _ChunkWorker(spec.config, fmt, strict, spec.options)
     if num_proc <= 1:
         for chunk in chunks:
             yield from worker(chunk)
@@ -158,18 +189,12 @@ def _normalized(spec: SourceSpec, strict: bool, num_proc: int) -> Iterator[tuple
                 yield from results
 
 
-def _raw_items(spec: SourceSpec) -> Iterator[RawItem]:
-    module = get_format(spec.format) if spec.format else None
-    local = Path(spec.path).expanduser()
-    if module is not None and hasattr(module, "iter_records") and local.exists():
-        for index, record in enumerate(module.iter_records(local)):
-            yield RawItem(f"{local.name}#{index}", record)
-        return
-    if local.exists() or not looks_like_hub_id(spec.path):
-        yield from iter_path(local)
-        return
-    yield from iter_hub(spec.path, name=spec.hub_config, split=spec.split, revision=spec.revision,
-                        data_files=spec.data_files)
+def _records_only(items: Iterable[RawItem], unreadable: list[dict[str, str]]) -> Iterator[RawItem]:
+    for item in items:
+        if item.unreadable_file:
+            unreadable.append({"file": item.ref, "reason": item.error or "unreadable"})
+        else:
+            yield item
 
 
 def _chunks(items: Iterable[RawItem], size: int) -> Iterator[list[RawItem]]:
@@ -193,7 +218,9 @@ class _ChunkWorker:
             return item.ref, item.raw, None, item.error
         try:
             fmt = self.fmt or self._file_format(item)
-            options = {**item.options, **self.options} if item.options else self.options
+            options = merge_options(item.options, self.options) if item.options else self.options
+            if self.fmt is None:
+                _check_options(self.config, fmt, options, detected_in=item.ref)
             row = normalize(item.record, fmt, source=self.config, strict=self.strict, **options)
         except InvalidRecord as exc:
             return item.ref, item.record, None, str(exc)
@@ -208,6 +235,14 @@ class _ChunkWorker:
         return self._file_formats[file_label]
 
 
+def _check_options(config: str, fmt: str, options: dict[str, Any], detected_in: str | None = None) -> None:
+    try:
+        check_options(fmt, options)
+    except UnknownOption as exc:
+        hint = f" (format detected at {detected_in}; give the source's format)" if detected_in else ""
+        raise UnknownOption(f"source {config!r}: {exc}{hint}") from None
+
+
 def _progress_bar(config: str, enabled: bool):
     from tqdm.auto import tqdm
 
@@ -219,6 +254,7 @@ def _write_report(root: Path, stats: list[SourceStats], strict: bool) -> None:
     totals = {key: sum(s[key] for s in per_source) for key in
               ("records_in", "rows_out", "rejected", "duplicates_removed", "rows_with_warnings", "warnings",
                "assistant_turns", "tool_calls")}
+    totals["unreadable_files"] = sum(len(s.unreadable_files) for s in stats)
     report = {
         "strict": strict,
         "invariant": "records_in == rows_out + rejected + duplicates_removed",
@@ -227,15 +263,6 @@ def _write_report(root: Path, stats: list[SourceStats], strict: bool) -> None:
         "sources": per_source,
     }
     (root / "build_report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    """Move the finished folder into place; the previous build is removed only after the rename succeeded."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def spec_from_cli(value: str, formats: dict[str, str], **defaults: Any) -> SourceSpec:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ..resources import resource_path
+from .dataset_info import split_entry
+from .readers import looks_like_hub_id
 from .stats import SourceStats
 
 if TYPE_CHECKING:
@@ -50,9 +53,35 @@ def _size_category(rows: int) -> str:
     return "1M<n<10M"
 
 
+def describe_sources(sources: list["SourceSpec"]) -> str:
+    """What the configs were built from, e.g. ``"2 sources: 1 Hub dataset (`org/name`) and 1 local file
+    (`calls.jsonl`)"``; local sources are named by their file or folder name, never their full local path."""
+    hub, local = [], []
+    for spec in sources:
+        base, entry = split_entry(spec.path)
+        path = Path(base).expanduser()
+        if not path.exists() and looks_like_hub_id(spec.path):
+            hub.append(f"`{spec.path}`" + (f" ({spec.hub_config})" if spec.hub_config else ""))
+        else:
+            local.append(f"`{path.name}`" + (f" (LLaMA-Factory dataset `{entry}`)" if entry else ""))
+    parts = []
+    if hub:
+        parts.append(f"{len(hub)} Hub dataset{'s' if len(hub) != 1 else ''} ({', '.join(sorted(set(hub)))})")
+    if local:
+        parts.append(f"{len(local)} local file{'s' if len(local) != 1 else ''} or folder{'s' if len(local) != 1 else ''}"
+                     f" ({', '.join(sorted(set(local)))})")
+    count = len(sources)
+    return f"{count} source{'s' if count != 1 else ''}: " + " and ".join(parts)
+
+
+def card_for_repo(text: str, repo_id: str) -> str:
+    """The card text with the dataset id of its ``load_dataset(...)`` examples set to ``repo_id``."""
+    return re.sub(r'load_dataset\("[^"]*"', lambda _: f'load_dataset("{repo_id}"', text)
+
+
 def write_card(root: Path, sources: list["SourceSpec"], stats: list[SourceStats], *, title: str,
-               repo_hint: str | None = None) -> Path:
-    """Write ``root/README.md``."""
+               repo_id: str | None = None) -> Path:
+    """Write ``root/README.md``; without ``repo_id`` the examples name ``ORG/<title>`` until ``toolcall push``."""
     import jinja2
     import yaml
 
@@ -63,10 +92,12 @@ def write_card(root: Path, sources: list["SourceSpec"], stats: list[SourceStats]
     text = template.render(
         front_matter=yaml.safe_dump(front_matter(root, sources, stats), sort_keys=False, allow_unicode=True),
         title=title,
-        repo_hint=repo_hint or f"ORG/{title}",
+        repo_hint=repo_id or f"ORG/{title}",
+        origin=describe_sources(sources),
         sources=sources,
         stats=stats,
         totals=totals,
+        unreadable=[dict(u, config=s.config) for s in stats for u in s.unreadable_files],
         licenses={spec.config: spec.license for spec in sources},
     )
     path = root / "README.md"

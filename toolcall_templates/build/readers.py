@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..sources._files import broken_document, is_json_lines, json_error_text
+
 RECORD_SUFFIXES = (".jsonl", ".json", ".parquet", ".ndjson")
 SKIPPED_NAMES = {"dataset_info.json"}
 
@@ -29,7 +31,9 @@ class RawItem:
     raw: str | None = None
     """The undecodable text, kept for the rejects file."""
     options: dict[str, Any] | None = None
-    """Format options that come with the file (a LLaMA-Factory ``dataset_info.json`` entry next to it)."""
+    """Format options that come with the file (its LLaMA-Factory ``dataset_info.json`` entry)."""
+    unreadable_file: bool = False
+    """``error`` is about the whole file (neither a JSON document nor JSON lines): it is not a record."""
 
 
 def looks_like_hub_id(spec: str) -> bool:
@@ -46,37 +50,10 @@ def iter_path(path: Path) -> Iterator[RawItem]:
         files = sorted(p for p in path.rglob("*") if p.is_file() and _is_record_file(p))
         if not files:
             raise SourceError(f"source folder {str(path)!r} holds no {', '.join(RECORD_SUFFIXES)} files")
-        file_options = _dataset_info_options(path)
         for file in files:
-            label = str(file.relative_to(path))
-            options = file_options.get(label)
-            for item in iter_file(file, label=label):
-                item.options = options
-                yield item
+            yield from iter_file(file, label=str(file.relative_to(path)))
         return
     yield from iter_file(path)
-
-
-def _dataset_info_options(folder: Path) -> dict[str, dict[str, Any]]:
-    """ShareGPT options per file name from a LLaMA-Factory ``dataset_info.json`` in the folder (entries naming
-    other formattings, or that a text row cannot hold, are left out)."""
-    info_path = folder / "dataset_info.json"
-    if not info_path.is_file():
-        return {}
-    from ..sources.sharegpt import dataset_info_options
-
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError(f"cannot read {str(info_path)!r}: {exc}") from exc
-    options = {}
-    for name, entry in info.items() if isinstance(info, dict) else ():
-        if isinstance(entry, dict) and isinstance(entry.get("file_name"), str):
-            try:
-                options[entry["file_name"]] = dataset_info_options(info, name)
-            except ValueError:
-                continue
-    return options
 
 
 def _is_record_file(path: Path) -> bool:
@@ -97,9 +74,21 @@ def iter_file(path: Path, label: str | None = None) -> Iterator[RawItem]:
     except OSError as exc:
         raise SourceError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
     try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        yield from _iter_json_lines(iter(data.split(b"\n")), label)  # JSON lines in a .json file (BFCL)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if is_json_lines(data.decode("utf-8-sig", errors="replace")):  # bad bytes on some lines
+            yield from _iter_json_lines(iter(data.split(b"\n")), label)
+        else:
+            yield RawItem(label, error=f"{label}: not valid UTF-8 ({exc.reason} at byte {exc.start}); no record of "
+                                       "it was read", unreadable_file=True)
+        return
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if is_json_lines(text):  # JSON lines in a .json file (BFCL)
+            yield from _iter_json_lines(iter(data.split(b"\n")), label)
+        else:
+            yield RawItem(label, error=broken_document(label, exc), unreadable_file=True)
         return
     items = document if isinstance(document, list) else [document]
     for index, record in enumerate(items):
@@ -130,7 +119,7 @@ def _iter_json_lines(lines: Iterator[bytes], label: str) -> Iterator[RawItem]:
         try:
             yield RawItem(ref, json.loads(text))
         except json.JSONDecodeError as exc:
-            yield RawItem(ref, error=f"line is not valid JSON ({exc.msg} at column {exc.colno})", raw=text)
+            yield RawItem(ref, error=f"line is not valid JSON ({json_error_text(exc)})", raw=text)
 
 
 def _iter_parquet(path: Path, label: str) -> Iterator[RawItem]:

@@ -28,6 +28,10 @@ class SourceStats:
     parallel_call_turns: int = 0
     reject_reasons: Counter = field(default_factory=Counter)
     languages: Counter = field(default_factory=Counter)
+    unreadable_files: list[dict[str, str]] = field(default_factory=list)
+    """Files that are neither a JSON document nor JSON lines: ``{"file", "reason"}``; no record of them is counted."""
+    format_instructions: Counter = field(default_factory=Counter)
+    """Rows per outcome of prompt cleaning (``meta.format_instructions``: removed / kept_unrecognized / kept_no_tools)."""
 
     def add_row(self, row: Row) -> None:
         self.rows_out += 1
@@ -46,6 +50,7 @@ class SourceStats:
         language = row["meta"].get("language")
         if language:
             self.languages[language] += 1
+        self.format_instructions.update(row["meta"].get("format_instructions") or ())
 
     def add_reject(self, reason: str) -> None:
         self.rejected += 1
@@ -73,7 +78,9 @@ class SourceStats:
             "tool_calls": self.tool_calls,
             "parallel_call_share": round(self.parallel_share, 4),
             "languages": dict(sorted(self.languages.items())),
+            "format_instructions": dict(sorted(self.format_instructions.items())),
             "reject_reasons": dict(self.reject_reasons.most_common()),
+            "unreadable_files": list(self.unreadable_files),
         }
 
 

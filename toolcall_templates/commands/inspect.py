@@ -28,8 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Print N tokenized samples; trained tokens (labels != -100) are coloured on a terminal, or "
                     f"wrapped in {OPEN} {CLOSE} otherwise.")
     parser.add_argument("path", metavar="PATH", help="output of `toolcall tokenize`, or a built dataset folder")
-    parser.add_argument("-n", "--num", type=int, default=3, help="samples to print (default 3)")
-    parser.add_argument("--start", type=int, default=0, help="index of the first sample")
+    parser.add_argument("-n", "--num", type=_at_least(1), default=3, help="samples to print (default 3)")
+    parser.add_argument("--start", type=_at_least(0), default=0, help="index of the first sample (an error when "
+                        "past the last one)")
     parser.add_argument("--tokenizer", help="tokenizer path or Hub id (default: the one in tokenize_report.json)")
     parser.add_argument("--template", help=f"template for a dataset folder; one of {', '.join(list_templates())}")
     parser.add_argument("--config", help="config of a dataset folder (default: all)")
@@ -37,6 +38,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour trained tokens (auto: when printing to a terminal)")
     parser.set_defaults(run=run)
+
+
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,9 +115,17 @@ def _samples(path: Path, args: argparse.Namespace, tokenizer: Any) -> list[tuple
         from .tokenize import data_files
 
         rows = datasets.load_dataset("parquet", data_files=data_files(path, args.config), split="train")
-        picked = range(args.start, min(len(rows), args.start + max(args.num, 0)))
+        _check_start(args.start, len(rows), path)
+        picked = range(args.start, min(len(rows), args.start + args.num))
         tokenized = tokenize_dataset(rows.select(picked), tokenizer, args.template, keep_columns=("id",),
                                      template_kwargs=parse_render_args(args.arg), desc=None)
         return list(enumerate(tokenized, args.start))
-    stop = min(len(dataset), args.start + max(args.num, 0))
+    _check_start(args.start, len(dataset), path)
+    stop = min(len(dataset), args.start + args.num)
     return [(i, dataset[i]) for i in range(args.start, stop)]
+
+
+def _check_start(start: int, size: int, path: Path) -> None:
+    if start >= size:
+        raise ValueError(f"--start {start} is past the end: {path} holds {size} sample(s)"
+                         + (f" (indexes 0 to {size - 1})" if size else ""))

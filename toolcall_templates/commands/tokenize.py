@@ -3,35 +3,59 @@
     toolcall tokenize --in toolcall-unified [--config NAME] --tokenizer PATH_OR_ID [--template NAME]
                       [--max-length N] --out tokenized/
 
-Reads ``data/<config>/*.parquet`` as written by ``toolcall build`` (every config when ``--config`` is omitted),
-writes the tokenized dataset (``save_to_disk``, or parquet shards with ``--save-format parquet``) and
-``tokenize_report.json`` (rows in and out, drops by reason with examples, truncations, control tokens, options).
+Reads ``data/<config>/*.parquet`` as written by ``toolcall build`` (every config when ``--config`` is omitted), or
+raw sources (any file or folder ``toolcall build`` reads, normalized on the way, ``--format`` optional), writes the
+tokenized dataset (``save_to_disk``, or parquet shards with ``--save-format parquet``) and ``tokenize_report.json``
+(rows in and out, drops by reason with examples, truncations, control tokens, options, normalization counts).
+The output folder follows the rules of ``output_dir``; a run that keeps no row writes nothing and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..build.builder import NothingBuilt
+from ..build.readers import SourceError
+from ..output_dir import check_output, manifest_files, staged_output
+from ..sources import list_formats
 from ..tokenization.control_tokens import CONTROL_TOKEN_POLICIES
 from ..tokenization.conversation_encoder import TRAIN_ON
 from ..templates import list_templates
 from ..tokenization.truncation import TRUNCATION_POLICIES
 
 REPORT_NAME = "tokenize_report.json"
+_CANONICAL_COLUMNS = {"id", "tools", "messages"}
+
+
+class NothingKept(RuntimeError):
+    """Every row was dropped: there is nothing to write (nothing was written)."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "tokenize", help="tokenize a dataset folder with exact label masks",
-        description="Tokenize the canonical rows of a dataset folder (as written by `toolcall build`) into "
-                    "input_ids / attention_mask / labels, and write the result with a JSON report of counts and drops.")
-    parser.add_argument("--in", dest="input", required=True, metavar="DIR",
-                        help="dataset folder (data/<config>/*.parquet) or a parquet file")
+        description="Tokenize the canonical rows of a dataset folder (as written by `toolcall build`), or raw "
+                    "sources normalized on the way, into input_ids / attention_mask / labels, and write the result "
+                    "with a JSON report of counts and drops.\n\n"
+                    f"--out may be a new or empty folder, or an earlier output of toolcall, replaced atomically (only "
+                    "the files it wrote are removed). Any other existing folder is refused unless --overwrite (its "
+                    "files are kept, those at paths the output writes are replaced); a folder that is, contains or "
+                    "lies inside --in or a local --tokenizer is always refused.\n\n"
+                    "Exit codes: 0 written; 1 every row dropped or rejected (nothing is written); 2 bad options or "
+                    "input (refused --out, unreadable input or tokenizer).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--in", dest="input", required=True, metavar="PATH",
+                        help="dataset folder (data/<config>/*.parquet), a canonical parquet file, or raw source "
+                             "records (a file or folder as `toolcall build --source` reads them)")
+    parser.add_argument("--format", dest="fmt", help=f"source format of raw --in records (default: detected); one of "
+                        f"{', '.join(list_formats())}")
     parser.add_argument("--config", help="only this config of the folder (default: all)")
     parser.add_argument("--tokenizer", required=True, help="tokenizer path or Hub id")
     parser.add_argument("--template", help=f"template name; one of {', '.join(list_templates())} "
@@ -49,7 +73,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=256, help="rows per tokenizer call")
     parser.add_argument("--save-format", choices=("disk", "parquet"), default="disk",
                         help="save_to_disk folder (default) or parquet shards under data/")
-    parser.add_argument("--out", required=True, metavar="DIR2", help="output folder (replaced)")
+    parser.add_argument("--out", required=True, metavar="DIR2", help="output folder (see above)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="also write into an existing folder that toolcall did not write (never into an input)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(run=run)
 
@@ -58,11 +84,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.pack and args.max_length is None:
             raise ValueError("--pack needs --max-length")
-        files = data_files(Path(args.input), args.config)
-        report = tokenize_folder(args, files)
-    except (ValueError, OSError) as exc:
+        check_output(args.out, _inputs(args), overwrite=args.overwrite)
+        with canonical_files(args) as (files, normalized):
+            report = tokenize_folder(args, files, normalized)
+    except (NothingKept, NothingBuilt) as exc:
+        print(f"toolcall tokenize: error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError, SourceError) as exc:
         print(f"toolcall tokenize: error: {exc}", file=sys.stderr)
         return 2
+    if report.get("normalize"):
+        counts = report["normalize"]
+        print(f"normalized {counts['rows_out']}/{counts['records_in']} records ({counts['rejected']} rejected, "
+              f"{counts['duplicates_removed']} duplicates)")
     print(f"{report['rows_out']}/{report['rows_in']} rows kept, {report['tokens']} tokens "
           f"({report['trained_tokens']} trained)")
     for reason, count in report["dropped"].items():
@@ -73,21 +107,73 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """The local paths the output must stay clear of: ``--in`` and a local ``--tokenizer`` folder."""
+    return [args.input, args.tokenizer]
+
+
+def is_built_input(path: Path) -> bool:
+    """A folder written by ``toolcall build`` (``data/``), or a parquet file of canonical rows."""
+    if path.is_dir():
+        return (path / "data").is_dir() or (path / "build_report.json").is_file()
+    if path.suffix != ".parquet":
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        names = set(pq.read_schema(path).names)
+    except Exception as exc:  # pyarrow raises several unrelated types for unreadable files
+        raise ValueError(f"{path} is not a readable parquet file: {exc}") from None
+    return _CANONICAL_COLUMNS <= names
+
+
+@contextmanager
+def canonical_files(args: argparse.Namespace) -> Iterator[tuple[list[str], dict[str, Any] | None]]:
+    """``(parquet files of canonical rows, normalization counts or None)``. Raw sources are built into a temporary
+    folder first, with the same readers, normalizers and accounting as ``toolcall build``."""
+    path = Path(args.input)
+    if not path.exists():
+        raise ValueError(f"{path} is neither a dataset folder nor a file")
+    if is_built_input(path):
+        if args.fmt:
+            raise ValueError(f"--format applies to raw source records; {path} holds canonical rows")
+        yield data_files(path, args.config), None
+        return
+    from ..build.builder import SourceSpec, build_dataset
+    from ..build.dataset_info import expand_sources
+
+    specs, _ = expand_sources([SourceSpec(config=path.stem or "input", path=str(path), format=args.fmt)])
+    if args.config:
+        specs = [spec for spec in specs if spec.config == args.config]
+        if not specs:
+            raise ValueError(f"--config {args.config!r} is not a config of {path}")
+    with tempfile.TemporaryDirectory(prefix="toolcall-tokenize-") as tmp:
+        result = build_dataset(specs, Path(tmp) / "built", progress=not args.no_progress)
+        report = result.report
+        counts = {key: report["totals"][key] for key in ("records_in", "rows_out", "rejected", "duplicates_removed")}
+        counts["reject_reasons"] = {s["config"]: s["reject_reasons"] for s in report["sources"] if s["rejected"]}
+        counts["unreadable_files"] = [u for s in report["sources"] for u in s["unreadable_files"]]
+        yield data_files(result.out_dir, None), counts
+
+
 def data_files(path: Path, config: str | None) -> list[str]:
-    """The parquet files of a built dataset folder (one config, or all), or the file itself."""
+    """The parquet files of a built dataset folder (one config, or all; only those its build wrote), or the file
+    itself."""
     if path.is_file():
         return [str(path)]
     if not path.is_dir():
         raise ValueError(f"{path} is neither a dataset folder nor a file")
     pattern = f"data/{config}/*.parquet" if config else "data/*/*.parquet"
-    files = sorted(str(p) for p in path.glob(pattern))
+    written = manifest_files(path)
+    files = sorted(str(p) for p in path.glob(pattern) if written is None or p.relative_to(path).as_posix() in written)
     if not files:
         configs = sorted(p.name for p in (path / "data").glob("*") if p.is_dir())
         raise ValueError(f"no parquet files match {path / pattern}" + (f"; configs: {configs}" if configs else ""))
     return files
 
 
-def tokenize_folder(args: argparse.Namespace, files: list[str]) -> dict[str, Any]:
+def tokenize_folder(args: argparse.Namespace, files: list[str], normalized: dict[str, Any] | None = None,
+                    ) -> dict[str, Any]:
     import datasets
     from transformers import AutoTokenizer
 
@@ -106,21 +192,25 @@ def tokenize_folder(args: argparse.Namespace, files: list[str]) -> dict[str, Any
         truncation=args.truncation, control_tokens=args.control_tokens, pack=args.pack, batch_size=args.batch_size,
         keep_columns=keep, template_kwargs=parse_render_args(args.arg), return_report=True,
     )
-    out = Path(args.out)
-    if out.exists():
-        shutil.rmtree(out)
-    if args.save_format == "disk":
-        tokenized.save_to_disk(str(out))
-    else:
-        (out / "data").mkdir(parents=True)
-        tokenized.to_parquet(str(out / "data" / "train-00000-of-00001.parquet"))
+    if report.rows_out == 0:
+        dropped = ", ".join(f"{reason}: {count}" for reason, count in sorted(report.dropped.items()))
+        raise NothingKept(f"no rows kept: {report.rows_in} row(s) in, all dropped ({dropped or 'none read'}); "
+                          "nothing was written")
     summary = {
         **report.to_dict(),
-        "input": files,
+        "input": files if normalized is None else [str(args.input)],
         "tokenizer": args.tokenizer,
         "template": template.name,
         "options": {"max_length": args.max_length, "truncation": args.truncation, "train_on": args.train_on,
                     "control_tokens": args.control_tokens, "pack": args.pack, "render_args": args.arg},
     }
-    (out / REPORT_NAME).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if normalized is not None:
+        summary["normalize"] = normalized
+    with staged_output(args.out, command="tokenize", inputs=_inputs(args), overwrite=args.overwrite) as out:
+        if args.save_format == "disk":
+            tokenized.save_to_disk(str(out))
+        else:
+            (out / "data").mkdir(parents=True)
+            tokenized.to_parquet(str(out / "data" / "train-00000-of-00001.parquet"))
+        (out / REPORT_NAME).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary

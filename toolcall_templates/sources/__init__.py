@@ -3,6 +3,8 @@
 Every module defines:
 
 * ``FORMAT``: the format name used on the command line and in ``meta.format``;
+* ``OPTIONS``: the names of the options ``to_row`` reads (a tuple, empty when it takes none): ``normalize`` refuses
+  any other with ``UnknownOption``, so a misspelled option never passes silently;
 * ``detect(record) -> bool``: whether a record looks like this format (cheap, no parsing of payloads);
 * ``to_row(record, *, source, strict, options) -> Row``: the canonical row, or ``InvalidRecord`` naming the reason.
 
@@ -48,6 +50,22 @@ def _modules() -> dict[str, ModuleType]:
                 raise
             _loaded[module.FORMAT] = module
     return _loaded
+
+
+class UnknownOption(TypeError, ValueError):
+    """An option the format does not take (a ``TypeError``, like an unexpected keyword argument)."""
+
+
+def check_options(name: str, options: Any) -> None:
+    """Raise ``UnknownOption`` naming the options of ``options`` that format ``name`` does not take, and the ones it
+    takes."""
+    accepted = getattr(get_format(name), "OPTIONS", None)
+    if accepted is None or not options:
+        return
+    unknown = [key for key in options if key not in accepted]
+    if unknown:
+        takes = f"it takes {', '.join(accepted)}" if accepted else "it takes none"
+        raise UnknownOption(f"format {name!r} does not take the option(s) {', '.join(map(repr, unknown))}; {takes}")
 
 
 def list_formats() -> list[str]:

@@ -9,16 +9,18 @@ Files that cannot be found are simply not joined; ``to_row`` then names what is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidRecord
-from ._files import UNREADABLE_KEY, read_records, record_files
+from ._files import is_unreadable, read_records, record_files
 
 ANSWER_DIR = "possible_answer"
 DOC_DIR = "multi_turn_func_doc"
 QUESTION_DIR = "question"
+_QUESTION_FILE = re.compile(r"^BFCL_v\d+_\w+\.jsonl?$")
 
 # BFCL's MULTI_TURN_FUNC_DOC_FILE_MAPPING: involved class name -> function doc file.
 CLASS_DOC_FILES: dict[str, str] = {
@@ -35,6 +37,19 @@ CLASS_DOC_FILES: dict[str, str] = {
     "MemoryAPI_vector": "memory_vector.json",
     "MemoryAPI_rec_sum": "memory_rec_sum.json",
 }
+
+
+def is_bfcl_data(path: Path) -> bool:
+    """Whether ``path`` is a BFCL data folder (``question/`` + ``possible_answer/``, or ``BFCL_v*_*.json`` question
+    files next to ``possible_answer/``) or one BFCL question file, so that it is read as one BFCL source."""
+    if path.is_dir():
+        if not (path / ANSWER_DIR).is_dir():
+            return False
+        if (path / QUESTION_DIR).is_dir():
+            return True
+        return any(_QUESTION_FILE.match(file.name) for file in record_files(path))
+    return (path.is_file() and _QUESTION_FILE.match(path.name) is not None
+            and path.parent.name not in (ANSWER_DIR, DOC_DIR))
 
 
 def iter_bfcl_records(path: Path) -> Iterator[Any]:
@@ -59,7 +74,7 @@ def iter_bfcl_records(path: Path) -> Iterator[Any]:
 
 
 def _joined(record: Any, answers: dict[str, Any], docs: _DocLibrary) -> Any:
-    if not isinstance(record, dict) or UNREADABLE_KEY in record:
+    if not isinstance(record, dict) or is_unreadable(record):
         return record
     record = dict(record)
     key = record.get("id")
@@ -106,7 +121,7 @@ class _DocLibrary:
             docs = None
             if path is not None and path.is_file():
                 docs = list(read_records(path))
-                if not all(isinstance(doc, dict) and UNREADABLE_KEY not in doc for doc in docs):
+                if not all(isinstance(doc, dict) and not is_unreadable(doc) for doc in docs):
                     docs = None
             self._cache[class_name] = docs
         return self._cache[class_name]

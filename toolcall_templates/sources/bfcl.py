@@ -47,6 +47,7 @@ from ._reference import NameMap, no_call_text, option_choice, provenance
 from .openai import add_openai_message
 
 FORMAT = "bfcl"
+OPTIONS: tuple[str, ...] = ("license", "language", "sanitize_names", "irrelevance", "miss_func", "no_call_text")
 UPSTREAM_LICENSE = "apache-2.0"
 _CATEGORY = re.compile(r"^(.*?)_\d+(?:-\d+)*$")
 _OMIT = object()

@@ -24,6 +24,7 @@ from ._located import add_call, add_result
 from ._tool_defs import read_tools
 
 FORMAT = "glaive"
+OPTIONS: tuple[str, ...] = ()
 _MARKER = re.compile(r"(?:^\s*(SYSTEM)|(?:^|(?<=\s))(USER|ASSISTANT|FUNCTION RESPONSE)):[ \t]?")
 _FUNCTIONCALL = "<functioncall>"
 _ANNOUNCES_FUNCTIONS = re.compile(r"access to the following functions", re.IGNORECASE)

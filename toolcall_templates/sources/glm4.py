@@ -30,6 +30,7 @@ from ._tool_defs import merge_tools, read_tools
 from .openai import add_openai_message
 
 FORMAT = "glm4"
+OPTIONS: tuple[str, ...] = ()
 _CONTAINERS = ("messages", "conversations")
 _CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
 _NAME_LINE = re.compile(r"^([A-Za-z_][\w.\-]*)\n(\{.*\})\s*$", re.DOTALL)

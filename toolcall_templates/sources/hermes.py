@@ -26,6 +26,7 @@ from ._tags import extract_tools, parse_call_payload, response_payloads, split_t
 from ._turns import Turn, raw_turns, read_turns, record_meta, source_roles, turn_text
 
 FORMAT = "hermes"
+OPTIONS: tuple[str, ...] = ("license", "language", "keep_tool_prompt")
 
 _TAGS = ("<tool_call>", "<tools>", "<tool_response>")
 _FOREIGN_ROLES = {"function_call", "observation", "tool_call", "tool_response"}

@@ -26,6 +26,7 @@ from ._results import ToolResult, split_results
 from ._tool_defs import merge_tools, read_tools
 
 FORMAT = "llamafactory_v1"
+OPTIONS: tuple[str, ...] = ()
 _ITEM_TYPES = ("text", "reasoning", "tool_call", "tool_calls", "tools")
 _ROLES = ("system", "user", "assistant", "tool")
 

@@ -26,6 +26,7 @@ from ._turns import ROLE_ALIASES, raw_turns, read_turns, record_meta, source_rol
 from .react import react_row
 
 FORMAT = "ms_swift"
+OPTIONS: tuple[str, ...] = ("license", "language", "react_thoughts")
 
 _AGENT_ROLES = {"tool_call", "tool_response"}
 _LEGACY_ROLES = {"system", "user", "assistant", "tool"}

@@ -14,6 +14,7 @@ from ..schema import Row
 from ..tool_schema import normalize_tools
 
 FORMAT = "openai"
+OPTIONS: tuple[str, ...] = ()
 _MESSAGE_KEYS = ("messages", "trajectory")
 
 

@@ -27,6 +27,7 @@ from ._react import QWEN_AGENT, REACT, feed_text, has_call
 from ._turns import ROLE_ALIASES, Turn, raw_turns, read_turns, record_meta, source_roles, turn_text
 
 FORMAT = "qwen"
+OPTIONS: tuple[str, ...] = ("license", "language", "keep_tool_prompt")
 
 _AGENT_MARKERS = ("✿FUNCTION✿", "✿ARGS✿", "✿RESULT✿", "✿RETURN✿")
 _MARKERS = (*_AGENT_MARKERS, "<function_call>")

@@ -22,6 +22,7 @@ from ._react import REACT, feed_text, has_call, observations
 from ._turns import ROLE_ALIASES, Turn, raw_turns, read_turns, record_meta, source_roles, texts_of
 
 FORMAT = "react"
+OPTIONS: tuple[str, ...] = ("license", "language", "react_thoughts")
 
 _CANONICAL_ROLES = {"system", "user", "assistant", "tool"}
 _THOUGHT_MODES = ("content", "reasoning")

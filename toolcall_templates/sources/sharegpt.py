@@ -22,6 +22,7 @@ from typing import Any
 from ..conversation import TRANSPORT_MARKERS, ConversationBuilder, as_text, split_reasoning, strip_markers
 from ..errors import InvalidRecord
 from ..schema import Row, Tool
+from . import UnknownOption
 from ._glaive_text import parse_call_payload, split_system_schemas
 from ._located import add_call, add_result
 from ._recover import recover_call_from_text
@@ -29,6 +30,7 @@ from ._results import split_results
 from ._tool_defs import read_tools
 
 FORMAT = "sharegpt"
+OPTIONS: tuple[str, ...] = ("columns", "tags")
 
 DEFAULT_COLUMNS: dict[str, str] = {"messages": "conversations", "system": "system", "tools": "tools"}
 DEFAULT_TAGS: dict[str, str] = {
@@ -168,16 +170,20 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
 
 
 def _settings(options: dict) -> tuple[dict[str, str], dict[str, str]]:
-    columns = {**DEFAULT_COLUMNS, **_string_map(options.get("columns"), "columns")}
-    tags = {**DEFAULT_TAGS, **_string_map(options.get("tags"), "tags")}
+    columns = {**DEFAULT_COLUMNS, **_string_map(options.get("columns"), "columns", DEFAULT_COLUMNS)}
+    tags = {**DEFAULT_TAGS, **_string_map(options.get("tags"), "tags", DEFAULT_TAGS)}
     return columns, tags
 
 
-def _string_map(value: Any, what: str) -> dict[str, str]:
+def _string_map(value: Any, what: str, defaults: dict[str, str]) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values() if v is not None):
-        raise InvalidRecord(f"sharegpt option {what!r} must map names to strings, got {value!r}")
+        raise UnknownOption(f"sharegpt option {what!r} must map names to strings, got {value!r}")
+    unknown = [key for key in value if key not in defaults]
+    if unknown:
+        raise UnknownOption(f"sharegpt option {what!r} has unknown key(s) {', '.join(map(repr, unknown))}; "
+                            f"known: {', '.join(defaults)}")
     return {k: v for k, v in value.items() if v}
 
 

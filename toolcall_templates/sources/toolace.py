@@ -36,6 +36,7 @@ from ._pycall import PyCall, looks_like_calls, parse_calls
 from ._reference import provenance
 
 FORMAT = "toolace"
+OPTIONS: tuple[str, ...] = ("license", "language", "keep_system")
 _ROLES = {"user", "assistant", "tool"}
 _ROLE_ALIASES = {"human": "user", "gpt": "assistant", "function": "tool", "observation": "tool"}
 

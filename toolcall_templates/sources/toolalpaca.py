@@ -36,6 +36,7 @@ from ._reference import provenance
 from ._toolalpaca_tools import tools_from_descriptions
 
 FORMAT = "toolalpaca"
+OPTIONS: tuple[str, ...] = ("license", "language")
 UPSTREAM_LICENSE = "apache-2.0"
 ASK_USER_ACTION = "getDetails"
 _OPTIONAL_PREFIX = "[Optional]"

@@ -38,6 +38,7 @@ from ._reference import option_choice, provenance
 from .openai import add_openai_message
 
 FORMAT = "toolbench"
+OPTIONS: tuple[str, ...] = ("license", "language", "finish")
 UPSTREAM_LICENSE = "apache-2.0"
 FINISH = "Finish"
 _FINISH_MODES = ("answer", "call")

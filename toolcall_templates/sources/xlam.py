@@ -23,6 +23,7 @@ from ..tool_schema import normalize_tools
 from ._reference import no_call_text, provenance
 
 FORMAT = "xlam"
+OPTIONS: tuple[str, ...] = ("license", "language", "no_call_text")
 _PLACEHOLDER = "__xlam_argument_named_properties__"
 
 
