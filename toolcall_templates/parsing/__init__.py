@@ -1,7 +1,10 @@
 """Parse an assistant's generated text back into ``(content, tool_calls)`` for a template.
 
 One module per template family, ``toolcall_templates/parsing/<family>.py``, each exposing
-``parse(text: str) -> ParsedTurn``. The family comes from the template's sidecar facts.
+``parse(text: str, strict: bool = True) -> ParsedTurn``. The family comes from the template's sidecar facts.
+``strict=True`` validates (training data: any malformed call raises ToolCallParseError with the reason);
+``strict=False`` reads model output as serving engines do and never raises on a string. The rules of both modes,
+and the helpers the family modules share for them, are in ``parsing/_lenient.py``.
 """
 
 from __future__ import annotations
@@ -27,16 +30,22 @@ class ToolCallParseError(ValueError):
     """Generated text that looks like a tool call but cannot be parsed; the message says why."""
 
 
-def parse_assistant(text: str, template: "str | ChatTemplate") -> ParsedTurn:
-    """Parse one assistant turn's generated text (stop tokens may be included or not)."""
+def parse_assistant(text: str, template: "str | ChatTemplate", strict: bool = True) -> ParsedTurn:
+    """Parse one assistant turn's generated text (stop tokens may be included or not).
+
+    ``strict=True`` raises ToolCallParseError on a malformed call; ``strict=False`` reads model output leniently
+    (a call cut off by ``max_tokens`` or not parseable yields no call; see ``parsing/_lenient.py``).
+    """
     family = resolve_template(template).family
     module = importlib.import_module(f"{__name__}.{family}")
-    return module.parse(text)
+    return module.parse(text, strict=strict)
 
 
-def parse_tool_calls(text: str, template: "str | ChatTemplate") -> tuple[str, list[ToolCall]]:
-    """``(content, tool_calls)`` of an assistant's generated text; raises ToolCallParseError on malformed calls."""
-    turn = parse_assistant(text, template)
+def parse_tool_calls(text: str, template: "str | ChatTemplate",
+                     strict: bool = True) -> tuple[str, list[ToolCall]]:
+    """``(content, tool_calls)`` of an assistant's generated text; ``strict=True`` raises ToolCallParseError on
+    malformed calls, ``strict=False`` reads model output as vLLM's and SGLang's tool parsers do."""
+    turn = parse_assistant(text, template, strict)
     return turn["content"], turn["tool_calls"]
 
 

@@ -5,8 +5,13 @@ accepted too), optionally after ``<|python_tag|>``; several calls are separated 
 ``llama3_json`` parser reads and this project's templates render). Built-in tools are written as
 ``<|python_tag|>brave_search.call(query="...")``; any other ``<|python_tag|>`` text is code for the built-in
 ``code_interpreter`` (as Meta's reference ``llama-models`` decodes it). Text before the calls (an extension of this
-project's templates) is separated from them by a blank line. A reply that starts like a JSON call but does not parse
-raises ToolCallParseError; any other text is plain content.
+project's templates) is separated from them by a blank line.
+
+Strict: a reply whose calls start like a JSON call but do not parse (malformed, cut off, or a ``;`` that ends the
+text) raises ToolCallParseError, and so does ``<|python_tag|>`` after text; any other text is plain content.
+Lenient (``strict=False``, as SGLang's ``llama32`` detector reads it): calls also start at a ``<|python_tag|>`` after
+text; a call cut off by the end of the text yields no call and none of its text, complete calls before it are kept;
+a complete JSON value that is not a call comes back as content; content comes back without surrounding whitespace.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from __future__ import annotations
 import ast
 import json
 import re
+from dataclasses import dataclass
 
 from ..schema import ToolCall
 from . import ParsedTurn, ToolCallParseError
+from ._lenient import is_cut_off_json, json_prefix, lenient_content
 from .qwen import strip_stop_tokens, tool_call_from_object
 
 STOP_TOKENS = ("<|eot_id|>", "<|eom_id|>", "<|end_of_text|>")
@@ -27,22 +34,64 @@ _LOOKS_LIKE_CALL = re.compile(r'\s*(?:<\|python_tag\|>)?\s*\{\s*"(?:name|type|fu
 _DECODER = json.JSONDecoder()
 
 
-def parse(text: str) -> ParsedTurn:
-    """``{content, tool_calls}`` of one generated turn; raises ToolCallParseError on a malformed call."""
+def parse(text: str, strict: bool = True) -> ParsedTurn:
+    """``{content, tool_calls}`` of one generated turn; in strict mode ToolCallParseError on a malformed call."""
     if not isinstance(text, str):
         raise ToolCallParseError(f"generated text must be a string, got {type(text).__name__}")
     body = strip_stop_tokens(text, STOP_TOKENS)
-    for start in [0, *(m.end() for m in _CALL_START.finditer(body))]:
-        calls = _calls(body[start:])
-        if calls is not None:
-            return {"content": body[:start].removesuffix("\n\n"), "tool_calls": calls}
+    return _strict_turn(body) if strict else _lenient_turn(body)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What reading a call sequence at some position of the text found."""
+
+    calls: list[ToolCall]
+    rest: str
+    """The text that is not part of the sequence ('' when it all is)."""
+    error: str | None = None
+    """Why a JSON value of the sequence (the first, or one after a ``;``) is not a call; None otherwise."""
+    cut_off: bool = False
+    """The sequence ends in a JSON value or a ``;`` that the end of the text cuts off."""
+
+
+def _strict_turn(body: str) -> ParsedTurn:
+    for start in _call_starts(body):
+        reading = _read_calls(body[start:])
+        if reading.error and (reading.calls or _LOOKS_LIKE_CALL.match(body[start:])):
+            raise ToolCallParseError(f"tool call is not valid JSON: {reading.error}")
+        if reading.calls and not reading.rest:
+            return {"content": body[:start].removesuffix("\n\n"), "tool_calls": reading.calls}
     stripped = body.strip()
-    if _LOOKS_LIKE_CALL.match(body) and (error := _json_error(stripped)):
-        raise ToolCallParseError(f"tool call is not valid JSON: {error}")
     if stripped.startswith(PYTHON_TAG):
         code = stripped[len(PYTHON_TAG):].strip()
         return {"content": "", "tool_calls": [_call("code_interpreter", {"code": code}, 0)]}
+    if PYTHON_TAG in body:
+        raise ToolCallParseError(f"{PYTHON_TAG} after text: the template separates text and calls with a blank line")
     return {"content": body, "tool_calls": []}
+
+
+def _lenient_turn(body: str) -> ParsedTurn:
+    tag = body.find(PYTHON_TAG)
+    for start in sorted({*_call_starts(body), *([tag] if tag >= 0 else [])}):
+        reading = _read_calls(body[start:])
+        kept = [] if reading.cut_off else [reading.rest]
+        if reading.calls:
+            return {"content": lenient_content([body[:start], *kept]), "tool_calls": reading.calls}
+        if reading.cut_off and (start == tag or _LOOKS_LIKE_CALL.match(body[start:])):
+            return {"content": lenient_content([body[:start]]), "tool_calls": []}
+        if start == tag:
+            if reading.rest.startswith("{"):  # JSON that is not a call: text, without the tag
+                return {"content": lenient_content([body[:start], reading.rest]), "tool_calls": []}
+            code = body[start + len(PYTHON_TAG):].strip()
+            return {"content": lenient_content([body[:start]]),
+                    "tool_calls": [_call("code_interpreter", {"code": code}, 0)]}
+    return {"content": body, "tool_calls": []}
+
+
+def _call_starts(body: str) -> list[int]:
+    """Where a call sequence may start: the beginning of the text, or after a blank line."""
+    return [0, *(m.end() for m in _CALL_START.finditer(body))]
 
 
 def _is_call_object(data: object) -> bool:
@@ -52,8 +101,8 @@ def _is_call_object(data: object) -> bool:
     return isinstance(data, dict) and "name" in data and ("parameters" in data or "arguments" in data)
 
 
-def _calls(text: str) -> list[ToolCall] | None:
-    """The calls when ``text`` is nothing but a call sequence, else None."""
+def _read_calls(text: str) -> _Reading:
+    """The longest call sequence at the start of ``text`` and what stopped it."""
     rest = text.strip()
     tagged = rest.startswith(PYTHON_TAG)
     rest = rest.removeprefix(PYTHON_TAG).lstrip()
@@ -61,25 +110,23 @@ def _calls(text: str) -> list[ToolCall] | None:
     while rest:
         if not rest.startswith("{"):
             builtin = _builtin_calls(rest, len(calls)) if tagged else None
-            return calls + builtin if builtin else None
-        try:
-            data, end = _DECODER.raw_decode(rest)
-        except json.JSONDecodeError:
-            return None
+            return _Reading(calls + builtin, "") if builtin else _Reading(calls, rest)
+        decoded = json_prefix(rest)
+        if decoded is None:
+            return _Reading(calls, rest, _json_error(rest), is_cut_off_json(rest))
+        data, after = decoded
         if not _is_call_object(data):
-            return None
+            return _Reading(calls, rest, f"not a call object: {rest[:80]!r}" if calls else None)
         try:
             calls.append(tool_call_from_object(data, len(calls), "tool call"))
-        except ToolCallParseError:
-            return None
-        rest = rest[end:].lstrip()
+        except ToolCallParseError as exc:
+            return _Reading(calls, rest, str(exc))
+        rest = after.lstrip()
         if rest.startswith(CALL_SEPARATOR):
             rest = rest[len(CALL_SEPARATOR):].lstrip().removeprefix(PYTHON_TAG).lstrip()
             if not rest:
-                return None
-        elif rest:
-            return None
-    return calls or None
+                return _Reading(calls, "", f"{CALL_SEPARATOR!r} ends the text (cut off?)", True)
+    return _Reading(calls, "")
 
 
 def _builtin_calls(text: str, first_index: int) -> list[ToolCall] | None:
@@ -107,11 +154,12 @@ def _call(name: str, arguments: dict, index: int) -> ToolCall:
     return {"id": f"call_{index}", "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
-def _json_error(text: str) -> str | None:
-    """Why the leading JSON object does not decode (None when it decodes: then the text is plain content)."""
-    candidate = text.removeprefix(PYTHON_TAG).lstrip()
+def _json_error(text: str) -> str:
+    """Why the JSON value at the start of ``text`` does not decode."""
     try:
-        _DECODER.raw_decode(candidate)
+        _DECODER.raw_decode(text)
     except json.JSONDecodeError as exc:
-        return f"{exc.msg} at column {exc.colno}: {candidate[:80]!r}"
-    return None
+        return f"{exc.msg} at column {exc.colno}: {text[:80]!r}"
+    except RecursionError:
+        return f"nested too deeply: {text[:80]!r}"
+    return f"not a call: {text[:80]!r}"

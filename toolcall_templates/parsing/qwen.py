@@ -4,45 +4,37 @@ The model writes ``[<think>\\nREASONING\\n</think>\\n\\n]CONTENT`` followed by z
 ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>`` blocks (one per line), then ``<|im_end|>``.
 Content is the text before the first block without the newline the template puts before it; a leading reasoning
 block (Qwen3) becomes ``reasoning_content`` (an empty one is left out). Text outside the blocks after the first one
-is kept in ``content`` (joined by newlines) rather than dropped.
+is kept in ``content`` (joined by newlines) rather than dropped. ``strict=False`` reads model output as vLLM's
+``hermes`` and SGLang's ``qwen25`` parsers do (``_lenient.py``): a block cut off or not parseable yields no call and
+no markup, and the content comes back without surrounding whitespace.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from ..arguments import parse_arguments
 from ..errors import InvalidRecord
 from ..schema import ToolCall
 from . import ParsedTurn, ToolCallParseError
+from ._lenient import lenient_content, read_tagged_calls
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
 OPEN_TAG, CLOSE_TAG = "<tool_call>", "</tool_call>"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-_BLOCK = re.compile(re.escape(OPEN_TAG) + r"(.*?)(" + re.escape(CLOSE_TAG) + r"|\Z)", re.DOTALL)
 
 
-def parse(text: str) -> ParsedTurn:
-    """``{content, tool_calls[, reasoning_content]}`` of one generated turn; ToolCallParseError on a malformed call."""
+def parse(text: str, strict: bool = True) -> ParsedTurn:
+    """``{content, tool_calls[, reasoning_content]}`` of one generated turn; in strict mode ToolCallParseError on a
+    malformed call."""
     if not isinstance(text, str):
         raise ToolCallParseError(f"generated text must be a string, got {type(text).__name__}")
-    body = strip_stop_tokens(text)
-    reasoning, body = split_think(body)
-    pieces: list[str] = []
-    calls: list[ToolCall] = []
-    position = 0
-    for match in _BLOCK.finditer(body):
-        if not match.group(2):
-            raise ToolCallParseError(f"unterminated {OPEN_TAG} block: {body[match.start():match.start() + 80]!r}")
-        pieces.append(body[position:match.start()])
-        calls.append(tool_call_from_json(match.group(1), len(calls), OPEN_TAG))
-        position = match.end()
-    if CLOSE_TAG in body[position:]:
-        raise ToolCallParseError(f"{CLOSE_TAG} without a matching {OPEN_TAG}")
-    pieces.append(body[position:])
-    turn: ParsedTurn = {"content": _content(pieces, bool(calls)), "tool_calls": calls}
+    reasoning, body = split_think(strip_stop_tokens(text))
+    found = read_tagged_calls(body, OPEN_TAG, CLOSE_TAG, _tool_call, strict)
+    content = _content(found.pieces, bool(found.calls)) if strict else (
+        lenient_content(found.pieces) if found.markup else body)
+    turn: ParsedTurn = {"content": content, "tool_calls": found.calls}
     if reasoning:
         turn["reasoning_content"] = reasoning
     return turn
@@ -70,6 +62,10 @@ def split_think(text: str) -> tuple[str | None, str]:
     if not stripped.startswith(THINK_OPEN) or end < 0:
         return None, text
     return stripped[len(THINK_OPEN):end].strip("\n"), stripped[end + len(THINK_CLOSE):].lstrip("\n")
+
+
+def _tool_call(payload: str, index: int) -> ToolCall:
+    return tool_call_from_json(payload, index, OPEN_TAG)
 
 
 def tool_call_from_json(payload: str, index: int, where: str) -> ToolCall:

@@ -8,6 +8,11 @@ tools (inference stops at ``Observation:``, so that keyword may be missing), or
 an ``Action:`` or ``Final Answer:`` line becomes ``reasoning_content`` (the templates render reasoning that way);
 the rest before the first ``Action:`` line is the content, verbatim. Action inputs are parsed as JSON or as Python
 literals (ms-swift prints arguments with Python ``repr``).
+
+Strict: malformed actions raise ToolCallParseError. Lenient (``strict=False``, ``_lenient.py``): the turn ends at the
+first ``Observation:`` (the stop string; a cut-off one at the end is dropped), an action without a usable input (cut
+off, not an object, no name) yields no call, the calls before it are kept, and the content comes back without
+surrounding whitespace.
 """
 
 from __future__ import annotations
@@ -18,15 +23,18 @@ from ..arguments import parse_arguments
 from ..errors import InvalidRecord
 from ..schema import ToolCall
 from . import ParsedTurn, ToolCallParseError
+from ._lenient import attempt, partial_tag_at_end
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
+OBSERVATION = "Observation:"
 _KEYWORD = re.compile(r"^[ \t]*(Action Input|Action|Observation):[ \t]?", re.MULTILINE)
 _THOUGHT = re.compile(r"\s*Thought: ?")
 _THOUGHT_END = re.compile(r"\n(Final Answer|Action): ?")
 
 
-def parse(text: str) -> ParsedTurn:
-    """``{content, tool_calls}`` of one generated ReAct turn; raises ToolCallParseError on malformed actions."""
+def parse(text: str, strict: bool = True) -> ParsedTurn:
+    """``{content, tool_calls}`` of one generated ReAct turn; in strict mode ToolCallParseError on malformed
+    actions."""
     if not isinstance(text, str):
         raise ToolCallParseError(f"generated text must be a string, got {type(text).__name__}")
     body = strip_stop_tokens(text, STOP_TOKENS)
@@ -37,14 +45,30 @@ def parse(text: str) -> ParsedTurn:
     if final:
         return turn
     keywords = list(_KEYWORD.finditer(body))
+    if not strict:
+        body, keywords = _up_to_observation(body, keywords)
     first_action = next((k for k in keywords if k.group(1) == "Action"), None)
     first_input = next((k for k in keywords if k.group(1) == "Action Input"), None)
-    if first_input is not None and (first_action is None or first_input.start() < first_action.start()):
+    if strict and first_input is not None and (first_action is None or first_input.start() < first_action.start()):
         raise ToolCallParseError("Action Input without a preceding Action")
     if first_action is not None:
-        turn["content"] = body[: first_action.start()].rstrip("\n")
-        turn["tool_calls"] = _calls(body, [k for k in keywords if k.start() >= first_action.start()])
+        before = body[: first_action.start()]
+        turn["content"] = before.rstrip("\n") if strict else before.strip()
+        turn["tool_calls"] = _calls(body, [k for k in keywords if k.start() >= first_action.start()], strict)
+    elif not strict and (keywords or body != turn["content"]):
+        turn["content"] = body.strip()
     return turn
+
+
+def _up_to_observation(body: str, keywords: list[re.Match[str]]) -> tuple[str, list[re.Match[str]]]:
+    """The turn up to its first ``Observation:`` (where inference stops), without a cut-off one at its end."""
+    observation = next((k for k in keywords if k.group(1) == "Observation"), None)
+    if observation is not None:
+        return body[:observation.start()], keywords[:keywords.index(observation)]
+    cut = partial_tag_at_end(body, OBSERVATION)
+    if cut and body[:-cut].endswith("\n") and keywords:
+        return body[:-cut], keywords
+    return body, keywords
 
 
 def _split_thought(body: str) -> tuple[str | None, str, bool]:
@@ -74,8 +98,9 @@ def strip_stop_tokens(text: str, tokens: tuple[str, ...]) -> str:
     return body
 
 
-def _calls(body: str, keywords: list[re.Match[str]]) -> list[ToolCall]:
-    """Pair every ``Action:`` with the ``Action Input:`` that follows it; ``Observation:`` may only end the turn."""
+def _calls(body: str, keywords: list[re.Match[str]], strict: bool) -> list[ToolCall]:
+    """Pair every ``Action:`` with the ``Action Input:`` that follows it; ``Observation:`` may only end the turn.
+    Lenient: an action that cannot be paired or read yields no call."""
     calls: list[ToolCall] = []
     pending_name: str | None = None
     for index, keyword in enumerate(keywords):
@@ -83,17 +108,17 @@ def _calls(body: str, keywords: list[re.Match[str]]) -> list[ToolCall]:
         value = body[keyword.end():end]
         kind = keyword.group(1)
         if kind == "Action":
-            if pending_name is not None:
+            if strict and pending_name is not None:
                 raise ToolCallParseError(f"Action {pending_name!r} has no Action Input")
-            pending_name = value.strip()
-            if not pending_name:
-                raise ToolCallParseError("Action line without a tool name")
-            if "\n" in pending_name:
-                raise ToolCallParseError(f"text between 'Action: {pending_name.splitlines()[0]}' and its Action Input")
+            pending_name = attempt(strict, lambda: _action_name(value))
         elif kind == "Action Input":
             if pending_name is None:
-                raise ToolCallParseError("Action Input without a preceding Action")
-            calls.append(_tool_call(pending_name, value.strip(), len(calls)))
+                if strict:
+                    raise ToolCallParseError("Action Input without a preceding Action")
+                continue
+            call = attempt(strict, lambda: _tool_call(pending_name, value.strip(), len(calls)))
+            if call is not None:
+                calls.append(call)
             pending_name = None
         else:
             if value.strip():
@@ -102,9 +127,19 @@ def _calls(body: str, keywords: list[re.Match[str]]) -> list[ToolCall]:
                 )
             if index + 1 < len(keywords):
                 raise ToolCallParseError("'Observation:' in the middle of a turn; parse one generated turn at a time")
-    if pending_name is not None:
+    if strict and pending_name is not None:
         raise ToolCallParseError(f"Action {pending_name!r} has no Action Input")
     return calls
+
+
+def _action_name(value: str) -> str:
+    """The tool name of an ``Action:`` line."""
+    name = value.strip()
+    if not name:
+        raise ToolCallParseError("Action line without a tool name")
+    if "\n" in name:
+        raise ToolCallParseError(f"text between 'Action: {name.splitlines()[0]}' and its Action Input")
+    return name
 
 
 def _tool_call(name: str, raw_arguments: str, index: int) -> ToolCall:
