@@ -15,6 +15,13 @@ from toolcall_templates.sources import detect_format, glaive
 PROMPT = "You are a helpful assistant with access to the following functions. Use them if required"
 
 
+def _removed_prompt(row: dict) -> str:
+    """The system text removed as Glaive's calling preamble (the whole system prompt of these rows)."""
+    (entry,) = row["meta"]["removed_instructions"]
+    assert entry["message"] == 0 and entry["dropped"] and row["meta"]["format_instructions"] == ["removed"]
+    return "".join(span["text"] for span in entry["spans"])
+
+
 def _real():
     return read_records(shared_path("sources", "glaive_v2_raw", "chat_data.jsonl"))
 
@@ -23,7 +30,8 @@ def test_real_rows_normalize_completely():
     records = _real()
     rows = [normalize(record, "glaive") for record in records]
     assert len(rows) == 5 and all(detect_format(record) == "glaive" for record in records)
-    assert all(row["warnings"] == [] and row["messages"][0] == {"role": "system", "content": PROMPT} for row in rows)
+    assert all(row["warnings"] == [] and row["messages"][0]["role"] == "user" for row in rows)
+    assert all(_removed_prompt(row) == PROMPT for row in rows)  # the preamble only: no system message is left
     assert [[t["function"]["name"] for t in row["tools"]] for row in rows] == [
         ["get_exchange_rate"], ["get_news_headlines"], ["generate_password", "create_task"], ["generate_password"],
         ["calculate_median"]]
@@ -33,13 +41,13 @@ def test_real_rows_normalize_completely():
 
 def test_refusal_row_has_no_calls():
     row = normalize(_real()[0], "glaive")
-    assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
-    assert row["messages"][2]["content"].endswith("If you need help with that, feel free to ask!")
+    assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
+    assert row["messages"][1]["content"].endswith("If you need help with that, feel free to ask!")
 
 
 def test_news_row_exactly():
     row = normalize(_real()[1], "glaive")
-    messages = row["messages"]
+    messages = [{"role": "system", "content": _removed_prompt(row)}, *row["messages"]]  # source indices below
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "user", "assistant",
                                              "tool", "assistant"]
     calls = [messages[2]["tool_calls"][0], messages[6]["tool_calls"][0]]
@@ -80,7 +88,7 @@ def test_apostrophes_text_before_call_truncated_response_and_trailing_empty_assi
         "ASSISTANT:")}
     assert glaive.detect(record)
     row = normalize(record)
-    messages = row["messages"]
+    messages = [{"role": "system", "content": _removed_prompt(row)}, *row["messages"]]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "user", "assistant"]
     assert messages[2]["content"] == "Let me check both."
     assert messages[2]["tool_calls"][0]["function"]["arguments"] == {"query": "Bob's Diner vs McDonald's"}
@@ -95,16 +103,16 @@ def test_object_arguments_single_space_separators_and_trailing_user_turn():
         "\"sushi\"}} <|endoftext|> FUNCTION RESPONSE: {\"results\": []} ASSISTANT: None found. <|endoftext|> "
         "USER: ok")}
     row = normalize(record, "glaive")
-    assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant", "tool", "assistant", "user"]
-    assert row["messages"][2]["tool_calls"][0]["function"]["arguments"] == {"query": "sushi"}
-    assert row["messages"][1]["content"] == "Find sushi" and row["messages"][-1]["content"] == "ok"
+    assert [m["role"] for m in row["messages"]] == ["user", "assistant", "tool", "assistant", "user"]
+    assert row["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"query": "sushi"}
+    assert row["messages"][0]["content"] == "Find sushi" and row["messages"][-1]["content"] == "ok"
 
 
 def test_python_literal_inside_quoted_arguments_is_parsed_and_reported():
     record = {"system": SYSTEM, "chat": "USER: q\n\n\nASSISTANT: <functioncall> {\"name\": \"search_restaurants\", "
                                         "\"arguments\": '{'query': \"Bob's\"}'} <|endoftext|>"}
     row = normalize(record, "glaive")
-    assert row["messages"][2]["tool_calls"][0]["function"]["arguments"] == {"query": "Bob's"}
+    assert row["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"query": "Bob's"}
     assert row["meta"]["repairs"] == ["search_restaurants: literal_eval"]
 
 
@@ -115,6 +123,7 @@ def test_no_function_system_prompt():
     assert row["tools"] is None and row["meta"]["no_functions"] is True
     assert row["messages"][0] == {"role": "system",
                                   "content": "You are a helpful assistant, with no access to external functions."}
+    assert "format_instructions" not in row["meta"] and row["warnings"] == []  # nothing to clean without tools
 
 
 def test_v1_sample_column_with_system_inside():
@@ -124,7 +133,7 @@ def test_v1_sample_column_with_system_inside():
                                  "ASSISTANT: Try Luigi's. <|endoftext|>"}
     assert glaive.detect(record)
     row = normalize(record)
-    assert row["messages"][0]["content"] == PROMPT and row["tools"][0]["function"]["name"] == "search_restaurants"
+    assert _removed_prompt(row) == PROMPT and row["tools"][0]["function"]["name"] == "search_restaurants"
     assert row["messages"][-1] == {"role": "assistant", "content": "Try Luigi's."}
 
 

@@ -10,11 +10,13 @@ from conftest import REPO_ROOT, shared_path
 from toolcall_templates.errors import InvalidRecord
 from toolcall_templates.normalize import normalize
 from toolcall_templates.sources import detect_format, hermes
+from toolcall_templates.sources._instructions import restore_instructions
 
 EXAMPLES = REPO_ROOT / "dataset_scripts" / "examples" / "hermes.jsonl"
 
+AUTHOR_PROMPT = "You are a travel concierge; answer in the user's language."
 HERMES_SYSTEM = (
-    "You are a function calling AI model. You are provided with function signatures within <tools></tools> XML tags. "
+    AUTHOR_PROMPT + "\nYou are a function calling AI model. You are provided with function signatures within <tools></tools> XML tags. "
     "You may call one or more functions to assist with the user query.\n<tools>\n{tools}\n</tools>\n"
     "For each function call return a json object with function name and arguments within <tool_call></tool_call> "
     "tags with the following schema:\n<tool_call>\n{{'arguments': <args-dict>, 'name': <function-name>}}\n</tool_call>\n"
@@ -52,14 +54,21 @@ def test_all_card_records_normalize_and_are_detected():
 
 def test_card_tool_use_record():
     row = normalize(card("card_example_1_tool_use_with_api_response.json"), "hermes")
-    assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
+    # the system prompt is Hermes' calling instructions only: removed (kept in meta), so the system message goes
+    assert [m["role"] for m in row["messages"]] == ["user", "assistant", "tool", "assistant"]
+    assert row["meta"]["format_instructions"] == ["removed"]
+    (removed,) = row["meta"]["removed_instructions"]
+    assert removed["message"] == 0 and removed["dropped"] and [s["formats"] for s in removed["spans"]] == [["hermes"]]
+    system = restore_instructions(row)["messages"][0]["content"]
+    assert system == normalize(card("card_example_1_tool_use_with_api_response.json"), "hermes",
+                               keep_format_instructions=True)["messages"][0]["content"]
+    assert "'search_flights'" not in system and system.startswith("You are a function calling AI model.")
+    assert system.endswith("{'arguments': <args-dict>, 'name': <function-name>}\n</tool_call>")
     assert [t["function"]["name"] for t in row["tools"]] == ["search_flights"]
     params = row["tools"][0]["function"]["parameters"]
     assert params["properties"]["class"]["enum"] == ["economy", "business", "first"]
     assert params["required"] == ["departure_city", "destination_city", "departure_date", "return_date", "class"]
-    system = row["messages"][0]["content"]
-    assert "'search_flights'" not in system and system.startswith("You are a function calling AI model.")
-    assert system.endswith("{'arguments': <args-dict>, 'name': <function-name>}\n</tool_call>")
+    row["messages"].insert(0, {"role": "system", "content": system})  # the indices below are those of the source
     call_turn = row["messages"][2]
     assert call_turn["content"] == ""
     (call,) = call_turn["tool_calls"]
@@ -79,6 +88,9 @@ def test_card_tool_use_record():
 def test_card_structured_extraction_repairs_escaped_newlines_and_nested_name():
     row = normalize(card("card_example_2_structured_extraction_fc.json"), "hermes")
     assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+    # the author's task stays, the sentences about <tools> / <tool_call> go
+    assert row["messages"][0]["content"] == ("You are an expert structured information extraction AI model. You will "
+                                             "be provided with documents to extract information from.")
     (call,) = row["messages"][2]["tool_calls"]
     assert call["function"]["name"] == "ExpertQAExtractor"
     queries = call["function"]["arguments"]["queries"]
@@ -155,6 +167,14 @@ def test_responses_in_user_turn_unclosed_tag_and_list_payload():
     assert [m["content"] for m in row["messages"][3:5]] == ["ra", "rb"]
 
 
+def test_author_text_around_the_instructions_stays():
+    row = normalize(record(("human", "hi"), ("gpt", "<tool_call>\n{'arguments': {'tz': 'UTC'}, 'name': 'get_time'}\n</tool_call>")),
+                    "hermes")
+    assert row["messages"][0] == {"role": "system", "content": AUTHOR_PROMPT}
+    (removed,) = row["meta"]["removed_instructions"]
+    assert removed["dropped"] is False and removed["spans"][0]["text"].lstrip().startswith("You are a function calling")
+
+
 def test_user_turn_with_response_tags_but_no_pending_call_stays_user_text():
     text = "<tool_response>\nwhat does this mean?\n</tool_response>"
     row = normalize(record(("human", text), ("gpt", "It is a tool result wrapper.")), "hermes")
@@ -177,8 +197,10 @@ def test_record_tools_column_and_keep_tool_prompt_option():
 def test_examples_file_normalizes_with_expected_shapes():
     rows = [normalize(json.loads(line)) for line in EXAMPLES.read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 3 and all(r["meta"]["format"] == "hermes" for r in rows)
-    assert len(rows[0]["messages"][2]["tool_calls"]) == 2  # parallel calls
+    assert rows[0]["messages"][0]["role"] == "user"  # the system prompt was Hermes' instructions only
+    assert len(rows[0]["messages"][1]["tool_calls"]) == 2  # parallel calls
     chinese = rows[1]["messages"]
+    assert chinese[0] == {"role": "system", "content": "你是一个函数调用助手。"}  # the tag sentences went, the persona stays
     assert chinese[2]["tool_calls"][0]["function"]["arguments"]["from_city"] == "北京"
     assert chinese[6]["content"] == "好的，正在为您预订。"
     assert rows[2]["meta"]["json_mode"] is True

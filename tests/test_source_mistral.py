@@ -47,7 +47,11 @@ def test_doc_examples_keep_nine_character_ids():
 def test_readme_example_exactly():
     _, record = next((n, r) for n, r in _doc_records() if n.startswith("mistral_finetune_README"))
     row = normalize(record, "openai")
-    messages = row["messages"]
+    # mistral-finetune's system prompt is its Glaive preamble ("... has access to the following functions ..."):
+    # with the tools declared in ``tools`` it is removed and kept in meta
+    (removed,) = row["meta"]["removed_instructions"]
+    assert removed["dropped"] and removed["spans"][0]["text"] == record["messages"][0]["content"]
+    messages = [record["messages"][0], *row["messages"]]  # source indices below
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "user", "assistant"]
     assert messages[2] == {"role": "assistant", "content": "", "tool_calls": [
         {"id": "TX92Jm8Zi", "type": "function", "function": {"name": "generate_anagram", "arguments": {"word": "listen"}}}]}

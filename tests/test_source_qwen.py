@@ -66,10 +66,12 @@ def test_hermes_card_chatml_blocks():
     system = next(b for b in blocks if b.startswith("<|im_start|>system"))
     conversation = next(b for b in blocks if b.startswith("<|im_start|>user") and "<|im_start|>tool" in b)
     row = normalize({"text": system + conversation})
-    assert roles(row) == ["system", "user", "assistant", "tool", "assistant"]
+    # the Hermes 2 Pro model-card system prompt is calling instructions only (pydantic schema included): removed
+    assert roles(row) == ["user", "assistant", "tool", "assistant"]
     assert [t["function"]["name"] for t in row["tools"]] == ["get_stock_fundamentals"]
-    assert "<tools>" not in row["messages"][0]["content"].replace("<tools></tools>", "")
-    assert "Use the following pydantic model json schema" in row["messages"][0]["content"]
+    (removed,) = row["meta"]["removed_instructions"]
+    assert removed["dropped"] and "Use the following pydantic model json schema" in removed["spans"][0]["text"]
+    row["messages"].insert(0, {"role": "system", "content": removed["spans"][0]["text"]})  # source indices below
     call = row["messages"][2]["tool_calls"][0]
     assert call["function"] == {"name": "get_stock_fundamentals", "arguments": {"symbol": "TSLA"}}
     result = json.loads(row["messages"][3]["content"])

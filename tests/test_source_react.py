@@ -39,7 +39,11 @@ def test_ms_agent_record_splits_inline_observations():
     rec = json.loads(path.read_text(encoding="utf-8"))
     assert detect_format(rec) == "react"
     row = normalize(rec)
-    assert roles(row) == ["system"] + ["user", "assistant", "tool", "assistant"] * 3
+    # the system prompt is the ms_agent ReAct prompt (tool list + format) only: removed, kept in meta
+    assert roles(row) == ["user", "assistant", "tool", "assistant"] * 3
+    (removed,) = row["meta"]["removed_instructions"]
+    assert removed["dropped"] and removed["spans"][0]["formats"] == ["react"]
+    assert removed["spans"][0]["text"] == rec["conversations"][0]["value"]
     assert [t["function"]["name"] for t in row["tools"]] == [
         "hm_recipe_recommend", "hm_product_marketing", "hm_product_info", "hm_product_recommend"]
     info = row["tools"][2]["function"]["parameters"]
@@ -52,10 +56,10 @@ def test_ms_agent_record_splits_inline_observations():
     tools = [m for m in row["messages"] if m["role"] == "tool"]
     assert [t["tool_call_id"] for t in tools] == [c["id"] for c in calls]
     assert tools[0]["content"].startswith("[{'sku_code': '10518244314', 'product_name': '小米11 Ultra 5G手机 256GB'")
-    final = row["messages"][4]
+    final = row["messages"][3]
     assert final["reasoning_content"] == "I now know the final answer"
     assert final["content"].startswith("您好，我们有以下几款手机供您选择：1.小米11 Ultra 5G手机 256GB")
-    assert "Observation" not in final["content"] and "Action" not in row["messages"][2]["content"]
+    assert "Observation" not in final["content"] and "Action" not in row["messages"][1]["content"]
     assert row["meta"]["inline_observations"] == 3 and row["meta"]["upstream_id"] == "MS_Agent_Bench_126374"
     # parameter types are unknown in the prompt (string); the object arguments are reported, not altered
     assert any("expected string, got object" in w for w in row["warnings"])
@@ -100,17 +104,21 @@ def test_examples_file():
     rows = [normalize(json.loads(line)) for line in (EXAMPLES_DIR / "react.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 3 and all(r["meta"]["format"] == "react" and r["warnings"] == [] for r in rows)
     toolllama = rows[0]
-    assert roles(toolllama) == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant"]
+    # ToolBench's AutoGPT prompt and the "Begin!" of the user turn are removed; the query stays
+    assert roles(toolllama) == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert toolllama["messages"][0]["content"] == ("I loved reading Dune. Can you find the book in the Open Library and "
+                                                   "list a few other works by its author?")
     assert toolllama["messages"][-1]["tool_calls"][0]["function"]["name"] == "Finish"
-    assert toolllama["messages"][2]["tool_calls"][0]["function"]["arguments"] == {"q": "dune", "limit": 1}
+    assert toolllama["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"q": "dune", "limit": 1}
     assert "optional" not in json.dumps(toolllama["tools"])
-    parallel = rows[1]["messages"][2]["tool_calls"]
+    parallel = rows[1]["messages"][1]["tool_calls"]
     assert [c["function"]["arguments"]["location"] for c in parallel] == ["杭州市", "苏州市"]
-    assert [m.get("tool_call_id") for m in rows[1]["messages"][3:5]] == [c["id"] for c in parallel]
+    assert [m.get("tool_call_id") for m in rows[1]["messages"][2:4]] == [c["id"] for c in parallel]
     chinese_keywords = rows[3]
-    assert roles(chinese_keywords) == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant"]
-    assert chinese_keywords["messages"][5]["content"] == "Bienvenue à Hangzhou"
-    assert chinese_keywords["messages"][6]["reasoning_content"] == "我现在知道最后的答案"
+    assert roles(chinese_keywords) == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert chinese_keywords["messages"][4]["content"] == "Bienvenue à Hangzhou"
+    assert chinese_keywords["messages"][5]["reasoning_content"] == "我现在知道最后的答案"
+    assert all(r["meta"]["format_instructions"] == ["removed"] for r in rows)
 
 
 def test_toolllama_api_dump_and_function_turns():
@@ -122,6 +130,7 @@ def test_toolllama_api_dump_and_function_turns():
     rec["id"] = "Step 2: find a"
     row = normalize(rec, "react")
     assert row["tools"][0]["function"]["parameters"]["required"] == ["key"]
+    assert row["messages"][0] == {"role": "system", "content": "You are AutoGPT."}  # the API dump went to tools
     assert row["messages"][2]["content"] == "look it up"
     assert row["messages"][3]["content"] == '{"error": "", "response": "found"}'
     assert row["meta"]["upstream_id"] == "Step 2: find a"

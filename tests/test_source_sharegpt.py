@@ -315,11 +315,12 @@ def test_glaive_reexport_with_hyphenated_roles_and_tools_in_system_turn():
     assert sharegpt.detect(record)
     row = normalize(record)
     assert row["meta"]["format"] == "sharegpt"
-    assert row["messages"][0]["content"] == ("You are a helpful assistant with access to the following functions. "
-                                             "Use them if required")
+    # the Glaive preamble is removed with the schemas it introduced (kept in meta["removed_instructions"])
+    assert row["meta"]["removed_instructions"][0]["spans"][0]["text"] == (
+        "You are a helpful assistant with access to the following functions. Use them if required")
     assert row["tools"][0]["function"]["name"] == "get_weather"
-    assert row["messages"][2]["tool_calls"][0]["function"]["arguments"] == {"city": "St. John's"}
-    assert row["messages"][3]["role"] == "tool"
+    assert row["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"city": "St. John's"}
+    assert row["messages"][2]["role"] == "tool"
 
 
 def test_function_description_column_supplies_tools():

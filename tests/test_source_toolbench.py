@@ -60,9 +60,16 @@ def test_finish_call_mode_keeps_give_up_chains():
 def test_real_row_exactly():
     record = _answer("G1", "10")
     row = normalize(record, "toolbench")
-    messages = row["messages"]
+    # ToolBench's AutoGPT prompt (the whole system message) and the "\n...\nBegin!\n" around the query are removed
+    removed = row["meta"].pop("removed_instructions")
+    assert [(e["message"], e["role"], e["dropped"]) for e in removed] == [(0, "system", True), (1, "user", False)]
+    assert removed[0]["spans"][0]["text"].startswith("You are AutoGPT, you can use many tools(functions)")
+    assert [(s["position"], s["text"]) for s in removed[1]["spans"]] == [(0, "\n"), (228, "\nBegin!\n")]
+    assert row["meta"].pop("format_instructions") == ["removed"]
+    messages = [{"role": "system", "content": removed[0]["spans"][0]["text"]}, *row["messages"]]  # source indices
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant"]
-    assert messages[1]["content"].startswith("\nCan you retrieve the contact details of the 'Gondrand' customs agency")
+    assert messages[1]["content"].startswith("Can you retrieve the contact details of the 'Gondrand' customs agency")
+    assert messages[1]["content"].endswith("Also, please provide a list of all available transitaires.")
     first, second = messages[2]["tool_calls"][0], messages[4]["tool_calls"][0]
     assert first["function"] == {"name": "transitaires_for_transitaires", "arguments": {}}
     assert second["function"] == {"name": "transitaire_for_transitaires",
@@ -101,7 +108,7 @@ def test_diversity_prompt_is_kept_as_user_turn():
 
 def test_undeclared_real_call_is_a_warning():
     row = normalize(_answer("G3", "21"), "toolbench")
-    assert row["warnings"] == ["messages[4].tool_calls[0] dota_2_steam_web: calls a tool that is not declared"]
+    assert row["warnings"] == ["messages[3].tool_calls[0] dota_2_steam_web: calls a tool that is not declared"]
     with pytest.raises(InvalidRecord, match="strict mode"):
         normalize(_answer("G3", "21"), "toolbench", strict=True)
 
@@ -119,8 +126,8 @@ def test_examples_normalize():
     rows = [normalize(record) for record in _examples()]
     assert len(rows) == 3 and all(row["warnings"] == [] for row in rows)
     chinese = rows[1]["messages"]
-    assert chinese[1]["content"] == "\n我下周要去杭州出差，请帮我查一下杭州未来三天的天气，并把“西湖”这个词翻译成英文和日文。\nBegin!\n"
-    assert chinese[5]["tool_calls"][0]["function"]["arguments"] == {"city": "杭州"}
+    assert chinese[0]["content"] == "我下周要去杭州出差，请帮我查一下杭州未来三天的天气，并把“西湖”这个词翻译成英文和日文。"
+    assert chinese[4]["tool_calls"][0]["function"]["arguments"] == {"city": "杭州"}
     assert chinese[-1]["content"].endswith("英文 West Lake，日文 西湖（せいこ）。")
     assert [m["role"] for m in rows[2]["messages"]][-2:] == ["assistant", "assistant"]
 

@@ -160,7 +160,7 @@ class ConversationBuilder:
             raise InvalidRecord("conversation has no assistant turn")
         if not any(m["role"] == "user" for m in self.messages):
             raise InvalidRecord("conversation has no user turn")
-        _assign_call_ids(self.messages, self.tools)
+        assign_call_ids(self.messages, self.tools)
         warnings = validate_calls(self.messages, self.tools)
         if strict and warnings:
             raise InvalidRecord("strict mode: " + "; ".join(warnings))
@@ -188,7 +188,7 @@ class _PendingRef(str):
         return obj
 
 
-def _assign_call_ids(messages: list[Message], tools: list[Tool]) -> None:
+def assign_call_ids(messages: list[Message], tools: list[Tool]) -> None:
     """Give id-less calls ``call_<hash8>_<k>`` (hash of the id-less content) and resolve the results' links."""
     calls = [c for m in messages for c in m.get("tool_calls", [])]
     if any(not c["id"] for c in calls):

@@ -20,11 +20,12 @@ from ..conversation import ConversationBuilder, split_reasoning, strip_markers
 from ..errors import InvalidRecord
 from ..schema import Row
 from ._glaive_text import parse_call_payload, split_system_schemas
+from ._instructions import build_clean_row
 from ._located import add_call, add_result
 from ._tool_defs import read_tools
 
 FORMAT = "glaive"
-OPTIONS: tuple[str, ...] = ()
+OPTIONS: tuple[str, ...] = ("keep_format_instructions",)
 _MARKER = re.compile(r"(?:^\s*(SYSTEM)|(?:^|(?<=\s))(USER|ASSISTANT|FUNCTION RESPONSE)):[ \t]?")
 _FUNCTIONCALL = "<functioncall>"
 _ANNOUNCES_FUNCTIONS = re.compile(r"access to the following functions", re.IGNORECASE)
@@ -69,7 +70,7 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
     if dropped:
         builder.notes.append(f"dropped {dropped} empty ASSISTANT segment(s)")
     meta = {} if tools else {"no_functions": True}
-    return builder.build(source, meta, strict)
+    return build_clean_row(builder, source, meta, strict, options)
 
 
 def _segments(chat: str) -> list[tuple[str, str]]:

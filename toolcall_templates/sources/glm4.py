@@ -25,12 +25,13 @@ from typing import Any
 from ..conversation import ConversationBuilder, as_text, split_reasoning
 from ..errors import InvalidRecord
 from ..schema import Row, Tool
+from ._instructions import build_clean_row
 from ._located import add_call, add_result
 from ._tool_defs import merge_tools, read_tools
 from .openai import add_openai_message
 
 FORMAT = "glm4"
-OPTIONS: tuple[str, ...] = ()
+OPTIONS: tuple[str, ...] = ("keep_format_instructions",)
 _CONTAINERS = ("messages", "conversations")
 _CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
 _NAME_LINE = re.compile(r"^([A-Za-z_][\w.\-]*)\n(\{.*\})\s*$", re.DOTALL)
@@ -83,7 +84,7 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
     meta: dict[str, Any] = {"variant": "chatglm3" if chatglm3 else "glm4"}
     if loss_weights:
         meta["loss_weights"] = loss_weights
-    return builder.build(source, meta, strict)
+    return build_clean_row(builder, source, meta, strict, options)
 
 
 def _collect_tools(record: dict, messages: list) -> list[Tool]:

@@ -20,13 +20,14 @@ from typing import Any
 from ..conversation import ConversationBuilder, split_reasoning, strip_markers
 from ..errors import InvalidRecord
 from ..schema import Row
+from ._instructions import build_clean_row
 from ._literal import try_decode
 from ._prompt_tools import declared_tools
 from ._tags import extract_tools, parse_call_payload, response_payloads, split_tagged, unwrap_response
 from ._turns import Turn, raw_turns, read_turns, record_meta, source_roles, turn_text
 
 FORMAT = "hermes"
-OPTIONS: tuple[str, ...] = ("license", "language", "keep_tool_prompt")
+OPTIONS: tuple[str, ...] = ("license", "language", "keep_tool_prompt", "keep_format_instructions")
 
 _TAGS = ("<tool_call>", "<tools>", "<tool_response>")
 _FOREIGN_ROLES = {"function_call", "observation", "tool_call", "tool_response"}
@@ -60,7 +61,9 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
         add_turn(builder, turn, meta, keep_tool_prompt=bool(options.get("keep_tool_prompt")))
     if not builder.tools and not any("tool_calls" in m for m in builder.messages):
         _json_mode_meta(record, turns, meta)
-    return builder.build(source, meta, strict)
+    if options.get("keep_tool_prompt"):
+        return builder.build(source, meta, strict)
+    return build_clean_row(builder, source, meta, strict, options)
 
 
 def add_turn(builder: ConversationBuilder, turn: Turn, meta: dict, *, keep_tool_prompt: bool = False) -> None:

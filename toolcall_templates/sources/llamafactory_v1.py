@@ -21,12 +21,13 @@ from ..arguments import parse_json_value
 from ..conversation import ConversationBuilder, split_reasoning
 from ..errors import InvalidRecord
 from ..schema import Row
+from ._instructions import build_clean_row
 from ._located import add_call, add_result
 from ._results import ToolResult, split_results
 from ._tool_defs import merge_tools, read_tools
 
 FORMAT = "llamafactory_v1"
-OPTIONS: tuple[str, ...] = ()
+OPTIONS: tuple[str, ...] = ("keep_format_instructions",)
 _ITEM_TYPES = ("text", "reasoning", "tool_call", "tool_calls", "tools")
 _ROLES = ("system", "user", "assistant", "tool")
 
@@ -83,7 +84,7 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
         if turn.interleaved:
             builder.notes.append(f"messages[{len(builder.messages) - 1}]: reasoning interleaved with calls was joined")
     meta = {"loss_weights": loss_weights} if loss_weights else {}
-    return builder.build(source, meta, strict)
+    return build_clean_row(builder, source, meta, strict, options)
 
 
 def _read_turn(message: Any, where: str) -> _Turn:

@@ -20,13 +20,14 @@ from ..arguments import parse_json_value
 from ..conversation import ConversationBuilder, split_reasoning, strip_markers
 from ..errors import InvalidRecord
 from ..schema import Row
+from ._instructions import build_clean_row
 from ._prompt_tools import declared_tools
 from ._react import has_call
 from ._turns import ROLE_ALIASES, raw_turns, read_turns, record_meta, source_roles, texts_of
 from .react import react_row
 
 FORMAT = "ms_swift"
-OPTIONS: tuple[str, ...] = ("license", "language", "react_thoughts")
+OPTIONS: tuple[str, ...] = ("license", "language", "react_thoughts", "keep_format_instructions")
 
 _AGENT_ROLES = {"tool_call", "tool_response"}
 _LEGACY_ROLES = {"system", "user", "assistant", "tool"}
@@ -76,7 +77,7 @@ def _agent_row(record: dict, source: str, strict: bool, options: dict, meta: dic
             builder.result(turn.text, turn.raw.get("name") if isinstance(turn.raw.get("name"), str) else None)
         else:
             raise InvalidRecord(f"{turn.where} has unsupported role {turn.raw.get('role', turn.raw.get('from'))!r}")
-    return builder.build(source, row_meta, strict)
+    return build_clean_row(builder, source, row_meta, strict, options)
 
 
 def _calls(content: Any, where: str) -> list[tuple[Any, Any]]:

@@ -12,9 +12,10 @@ from ..conversation import ConversationBuilder, as_text, split_reasoning
 from ..errors import InvalidRecord
 from ..schema import Row
 from ..tool_schema import normalize_tools
+from ._instructions import build_clean_row
 
 FORMAT = "openai"
-OPTIONS: tuple[str, ...] = ()
+OPTIONS: tuple[str, ...] = ("keep_format_instructions",)
 _MESSAGE_KEYS = ("messages", "trajectory")
 
 
@@ -39,7 +40,7 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
             raise InvalidRecord(f"messages[{index}] is not an object")
         add_openai_message(builder, message, f"messages[{index}]")
     meta = {"legacy_functions": True} if "functions" in record and "tools" not in record else {}
-    return builder.build(source, meta, strict)
+    return build_clean_row(builder, source, meta, strict, options)
 
 
 def add_openai_message(builder: ConversationBuilder, message: dict, where: str) -> None:

@@ -22,12 +22,13 @@ from ..errors import InvalidRecord
 from ..schema import Row
 from . import hermes
 from ._chatml import chatml_turns, is_chatml
+from ._instructions import build_clean_row
 from ._prompt_tools import declared_tools, tools_from_prompt
 from ._react import QWEN_AGENT, REACT, feed_text, has_call
 from ._turns import ROLE_ALIASES, Turn, raw_turns, read_turns, record_meta, source_roles, turn_text
 
 FORMAT = "qwen"
-OPTIONS: tuple[str, ...] = ("license", "language", "keep_tool_prompt")
+OPTIONS: tuple[str, ...] = ("license", "language", "keep_tool_prompt", "keep_format_instructions")
 
 _AGENT_MARKERS = ("✿FUNCTION✿", "✿ARGS✿", "✿RESULT✿", "✿RETURN✿")
 _MARKERS = (*_AGENT_MARKERS, "<function_call>")
@@ -75,7 +76,9 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
             hermes.add_turn(builder, turn, meta, keep_tool_prompt=keep)
     if inline:
         meta["inline_observations"] = inline
-    return builder.build(source, meta, strict)
+    if keep:
+        return builder.build(source, meta, strict)
+    return build_clean_row(builder, source, meta, strict, options, user_prompt=True)
 
 
 def _add_system(builder: ConversationBuilder, text: str, meta: dict, keep: bool) -> None:

@@ -17,12 +17,13 @@ from __future__ import annotations
 from ..conversation import ConversationBuilder, split_reasoning, strip_markers
 from ..errors import InvalidRecord
 from ..schema import Row, Tool
+from ._instructions import build_clean_row
 from ._prompt_tools import declared_tools, tools_from_prompt
 from ._react import REACT, feed_text, has_call, observations
 from ._turns import ROLE_ALIASES, Turn, raw_turns, read_turns, record_meta, source_roles, texts_of
 
 FORMAT = "react"
-OPTIONS: tuple[str, ...] = ("license", "language", "react_thoughts")
+OPTIONS: tuple[str, ...] = ("license", "language", "react_thoughts", "keep_format_instructions")
 
 _CANONICAL_ROLES = {"system", "user", "assistant", "tool"}
 _THOUGHT_MODES = ("content", "reasoning")
@@ -57,7 +58,7 @@ def react_row(record: dict, *, source: str, strict: bool, options: dict, meta: d
         inline += add_turn(builder, turn, thoughts)
     if inline:
         row_meta["inline_observations"] = inline
-    return builder.build(source, row_meta, strict)
+    return build_clean_row(builder, source, row_meta, strict, options, user_prompt=True)
 
 
 def add_turn(builder: ConversationBuilder, turn: Turn, thoughts: str = "content") -> int:

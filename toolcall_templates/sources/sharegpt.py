@@ -24,13 +24,14 @@ from ..errors import InvalidRecord
 from ..schema import Row, Tool
 from . import UnknownOption
 from ._glaive_text import parse_call_payload, split_system_schemas
+from ._instructions import build_clean_row
 from ._located import add_call, add_result
 from ._recover import recover_call_from_text
 from ._results import split_results
 from ._tool_defs import read_tools
 
 FORMAT = "sharegpt"
-OPTIONS: tuple[str, ...] = ("columns", "tags")
+OPTIONS: tuple[str, ...] = ("columns", "tags", "keep_format_instructions")
 
 DEFAULT_COLUMNS: dict[str, str] = {"messages": "conversations", "system": "system", "tools": "tools"}
 DEFAULT_TAGS: dict[str, str] = {
@@ -161,7 +162,7 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
             pending = 0
         previous = role
     meta = {"recovered_calls": len(recovered)} if recovered else {}
-    row = builder.build(source, meta, strict)
+    row = build_clean_row(builder, source, meta, strict, options)
     if recovered:
         if strict:
             raise InvalidRecord("strict mode: " + "; ".join(recovered))

@@ -34,11 +34,12 @@ from ..conversation import ConversationBuilder, as_text
 from ..errors import InvalidRecord
 from ..schema import Row
 from ..tool_schema import normalize_tools
+from ._instructions import build_clean_row
 from ._reference import option_choice, provenance
 from .openai import add_openai_message
 
 FORMAT = "toolbench"
-OPTIONS: tuple[str, ...] = ("license", "language", "finish")
+OPTIONS: tuple[str, ...] = ("license", "language", "finish", "keep_format_instructions")
 UPSTREAM_LICENSE = "apache-2.0"
 FINISH = "Finish"
 _FINISH_MODES = ("answer", "call")
@@ -94,7 +95,7 @@ def to_row(record: dict, *, source: str, strict: bool, options: dict) -> Row:
     }
     if isinstance(generation.get("query_count"), int):
         meta["query_count"] = generation["query_count"]
-    return builder.build(source, meta, strict)
+    return build_clean_row(builder, source, meta, strict, options, user_prompt=True)
 
 
 def _pick_chain(chains: list[Any]) -> tuple[int, list[Any], dict[str, Any]]:
