@@ -32,6 +32,7 @@ _EXPORTS = {
     "parse_assistant": "parsing",
     "build_dataset": "build",
     "load_unified": "loading",
+    "restore_instructions": "sources._instructions",
     "SourceSpec": "build",
     "tokenize_conversation": "tokenization.tokenize",
     "tokenize_dataset": "tokenization.tokenize",
@@ -43,7 +44,7 @@ __all__ = [
     "InvalidRecord", "UnknownFormat", "normalize", "normalize_batch", "normalize_records",
     "detect_format", "list_formats", "features", "Row", "Message", "Tool", "ToolCall",
     "get_template", "list_templates", "render", "apply_tool_template", "parse_tool_calls", "parse_assistant",
-    "build_dataset", "load_unified", "SourceSpec", "tokenize_conversation", "tokenize_dataset", "pack_dataset", "ToolCallCollator",
+    "build_dataset", "load_unified", "restore_instructions", "SourceSpec", "tokenize_conversation", "tokenize_dataset", "pack_dataset", "ToolCallCollator",
 ]
 
 

@@ -97,6 +97,7 @@ _HERMES: tuple[Block, ...] = (
     _block(_words("After calling & executing the functions, you will be provided with function results within")
            + r"\s*<tool_response>\s*</tool_response>\s*XML\s+tags\s*\.?"),
     _block(_words("Here are the available tools:")),
+    _block(r"<(tools|functions)>[\s\S]*?</\1>"),  # a tool listing (the row declares its tools)
     _block(_words("Use the following pydantic model json schema for each tool call you will make:"), values_after=True),
     # "For each function call, return ... :" and the <tool_call> example that follows it (Hermes, Qwen, GLM-4.5)
     _block(r"For\s+each\s+(?:extraction\s+)?function\s+call\b[^\n]*\n\s*<tool_call>[\s\S]*?</tool_call>"),
@@ -167,7 +168,7 @@ _LLAMA3: tuple[Block, ...] = (
     _block(_words("You have access to the following functions. To call a function, please respond with JSON for a "
                   "function call.")),
     _block(r"Respond\s+in\s+the\s+format\s+\{\"name\":\s*function\s+name,\s*\"parameters\":\s*dictionary\s+of\s+"
-           r"argument\s+name\s+and\s+its\s+value\}\.?\s*Do\s+not\s+use\s+variables\."),
+           r"argument\s+name\s+and\s+its\s+value\}\.?\s*Do\s+not\s+use\s+variables\.", values_after=True),
 )
 
 
@@ -214,7 +215,7 @@ removed only when the same family's block was removed from the row's system prom
 
 TELLTALES: dict[str, re.Pattern] = {
     "hermes": re.compile(r"</?tools>|</?tool_call>|<tool_response>|function calling AI model"),
-    "react": re.compile(r"Action Input\s*[:：]|行动输入|动作输入|Use the following format|请按照以下格式"),
+    "react": re.compile(r"Action Input\s*[:：]|行动输入|动作输入"),
     "toolbench": re.compile(r"You are AutoGPT|You have access of the following tools|give_up_and_restart"),
     "glaive": re.compile(r"access to the following functions", re.IGNORECASE),
     "glm4": re.compile(r"#\s*可用工具|在调用上述函数时"),

@@ -45,6 +45,8 @@ def detect(record: dict) -> bool:
     roles = source_roles(record)
     if len(roles) != len(found[1]) or not {ROLE_ALIASES.get(r, r) for r in roles} <= _ROLES:
         return False
+    if any(isinstance(t, dict) and "tool_calls" in t for t in found[1]):
+        return False  # OpenAI calls: the openai format, even when a prompt mentions Qwen-Agent's markers
     contents = [turn_text(t) for t in found[1]]
     if any(isinstance(c, str) and any(m in c for m in _MARKERS) for c in contents):
         return True
