@@ -100,3 +100,14 @@ def stand_in_tokenizer(base: str, special_tokens=(), *, eos_token: str | None = 
     """
     shared_path("fixtures", "tokenizers", base)
     return _stand_in(base, tuple(special_tokens), eos_token, chat_template)
+
+
+def run_toolcall(*args: str, cwd: Path | None = None) -> "subprocess.CompletedProcess[str]":
+    """Run the installed ``toolcall`` console script (the door users use) and capture its exit code and output."""
+    import shutil
+    import subprocess
+    import sys
+
+    script = shutil.which("toolcall")
+    command = [script] if script else [sys.executable, "-m", "toolcall_templates.cli"]
+    return subprocess.run([*command, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600)

@@ -108,7 +108,7 @@ def build_dataset(
 
 def _nothing_built(stats: list[SourceStats]) -> str:
     records = sum(s.records_in for s in stats)
-    unreadable = [f"{u['file']}: {u['reason']}" for s in stats for u in s.unreadable_files]
+    unreadable = [u["reason"] for s in stats for u in s.unreadable_files]
     reasons = sum((s.reject_reasons for s in stats), Counter())
     text = f"no rows to write: {records} record(s) read from {len(stats)} source(s)"
     if records:

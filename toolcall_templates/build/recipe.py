@@ -1,4 +1,9 @@
-"""Build recipes: the list of sources of a dataset, as YAML (``dataset_scripts/recipe.yaml``) or the bundled examples."""
+"""Build recipes: the list of sources of a dataset, as YAML (``dataset_scripts/recipe.yaml``) or the bundled examples.
+
+A recipe source is a ``SourceSpec`` mapping; ``path`` may be a LLaMA-Factory data folder (one config per registered
+tool dataset, named after its entry) or ``FOLDER:ENTRY`` (that entry as the source's config), and ``options`` holds
+format options, merged with ``toolcall build --option CONFIG.KEY=VALUE``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 
 from ..resources import resource_path
 from .builder import SourceSpec
+from .dataset_info import split_entry
 
 _SPEC_KEYS = {"config", "path", "format", "options", "license", "language", "revision", "split", "hub_config",
               "data_files", "description", "homepage"}
@@ -38,8 +44,8 @@ def _spec(entry: Any, base: Path, where: str) -> SourceSpec:
         raise ValueError(f"{where} has unknown keys {sorted(unknown)}; allowed: {sorted(_SPEC_KEYS)}")
     values = dict(entry)
     local = base / str(values["path"])
-    if not Path(str(values["path"])).is_absolute() and local.exists():
-        values["path"] = str(local)
+    if not Path(str(values["path"])).is_absolute() and (local.exists() or split_entry(str(local))[1] is not None):
+        values["path"] = str(local)  # a file or folder next to the recipe (FOLDER:ENTRY for a LLaMA-Factory dataset)
     return SourceSpec(**values)
 
 

@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"toolcall inspect: error: {exc}", file=sys.stderr)
         return 2
+    if not samples:
+        print(f"toolcall inspect: error: every selected row was dropped when tokenized (from --start {args.start}, "
+              f"{args.num} row(s)); see `toolcall tokenize` for the reasons", file=sys.stderr)
+        return 1
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     for index, sample in samples:
         labels = sample["labels"]
@@ -96,33 +100,33 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[tuple[int, dict[str, Any]
         name = json.loads(report_file.read_text(encoding="utf-8")).get("tokenizer")
     if name is None:
         raise ValueError("pass --tokenizer (no tokenize_report.json names one)")
+    dataset, tokenized = _dataset(path, args.config)
+    _check_start(args.start, len(dataset), path)  # before the (slow) tokenizer load
     tokenizer = AutoTokenizer.from_pretrained(name)
-    return tokenizer, _samples(path, args, tokenizer)
+    picked = range(args.start, min(len(dataset), args.start + args.num))
+    if tokenized:
+        return tokenizer, [(i, dataset[i]) for i in picked]
+    # a built dataset folder: tokenize the requested rows now (dropped rows are skipped)
+    from ..tokenization.tokenize import tokenize_dataset
+    from .render import parse_render_args
+
+    rows = tokenize_dataset(dataset.select(picked), tokenizer, args.template, keep_columns=("id",),
+                            template_kwargs=parse_render_args(args.arg), desc=None)
+    return tokenizer, list(enumerate(rows, args.start))
 
 
-def _samples(path: Path, args: argparse.Namespace, tokenizer: Any) -> list[tuple[int, dict[str, Any]]]:
-    """``(index, tokenized row)`` for the requested samples."""
+def _dataset(path: Path, config: str | None) -> tuple[Any, bool]:
+    """``(dataset, already tokenized?)``: the output of ``toolcall tokenize``, or the rows of a built folder."""
     import datasets
 
     if (path / "state.json").exists():
-        dataset = datasets.load_from_disk(str(path))
-    elif (path / "tokenize_report.json").exists():
-        dataset = datasets.load_dataset("parquet", data_files=sorted(map(str, path.glob("data/*.parquet"))),
-                                        split="train")
-    else:  # a built dataset folder: tokenize the requested rows now (dropped rows are skipped)
-        from ..tokenization.tokenize import tokenize_dataset
-        from .render import parse_render_args
-        from .tokenize import data_files
+        return datasets.load_from_disk(str(path)), True
+    if (path / "tokenize_report.json").exists():
+        files = sorted(map(str, path.glob("data/*.parquet")))
+        return datasets.load_dataset("parquet", data_files=files, split="train"), True
+    from .tokenize import data_files
 
-        rows = datasets.load_dataset("parquet", data_files=data_files(path, args.config), split="train")
-        _check_start(args.start, len(rows), path)
-        picked = range(args.start, min(len(rows), args.start + args.num))
-        tokenized = tokenize_dataset(rows.select(picked), tokenizer, args.template, keep_columns=("id",),
-                                     template_kwargs=parse_render_args(args.arg), desc=None)
-        return list(enumerate(tokenized, args.start))
-    _check_start(args.start, len(dataset), path)
-    stop = min(len(dataset), args.start + args.num)
-    return [(i, dataset[i]) for i in range(args.start, stop)]
+    return datasets.load_dataset("parquet", data_files=data_files(path, config), split="train"), False
 
 
 def _check_start(start: int, size: int, path: Path) -> None:
