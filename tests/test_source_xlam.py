@@ -21,7 +21,7 @@ from toolcall_templates.sources._reference import NO_CALL_TEXT
 EXAMPLES = REPO_ROOT / "dataset_scripts" / "examples"
 _FOLDERS = {"toolbench_dfs_answers": "toolbench", "toolalpaca_eval": "toolalpaca", "xlam_apigen": "xlam",
             "toolace": "toolace"}
-_EXAMPLE_FORMATS = {"xlam", "toolbench", "bfcl", "toolace", "toolalpaca"}
+_EXAMPLE_FORMATS = {"xlam", "toolbench", "bfcl", "toolace", "toolalpaca", "when2call"}
 
 
 # -- detection corpus (shared with the other helper-E tests) -------------------------------------------------------------

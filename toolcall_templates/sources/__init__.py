@@ -29,6 +29,7 @@ _MODULE_NAMES: tuple[str, ...] = (
     "react",
     "sharegpt",
     "glaive",
+    "when2call",
     "xlam",
     "toolbench",
     "bfcl",

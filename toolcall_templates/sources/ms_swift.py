@@ -14,12 +14,11 @@ normalizer; ``tools`` may be OpenAI, ToolBench or Qwen plugin (``name_for_model`
 
 from __future__ import annotations
 
-from typing import Any
 
-from ..arguments import parse_json_value
 from ..conversation import ConversationBuilder, split_reasoning, strip_markers
 from ..errors import InvalidRecord
 from ..schema import Row
+from ._call_objects import call_objects
 from ._instructions import build_clean_row
 from ._prompt_tools import declared_tools
 from ._react import has_call
@@ -71,26 +70,10 @@ def _agent_row(record: dict, source: str, strict: bool, options: dict, meta: dic
             reasoning, text = split_reasoning(strip_markers(turn.text))
             builder.assistant(text, reasoning)
         elif turn.role == "tool_call":
-            for name, arguments in _calls(turn.raw.get("content", turn.raw.get("value")), turn.where):
-                builder.call(name, arguments)
+            for call in call_objects(turn.raw.get("content", turn.raw.get("value")), f"{turn.where} tool_call content"):
+                builder.call(call.name, call.arguments)
         elif turn.role == "tool":
             builder.result(turn.text, turn.raw.get("name") if isinstance(turn.raw.get("name"), str) else None)
         else:
             raise InvalidRecord(f"{turn.where} has unsupported role {turn.raw.get('role', turn.raw.get('from'))!r}")
     return build_clean_row(builder, source, row_meta, strict, options)
-
-
-def _calls(content: Any, where: str) -> list[tuple[Any, Any]]:
-    """``(name, arguments)`` pairs of one ``tool_call`` message (a JSON object, or a list of them)."""
-    value = parse_json_value(content, f"{where} tool_call content")
-    items = value if isinstance(value, list) else [value]
-    calls = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise InvalidRecord(f"{where}: tool_call content must be a JSON object, got {type(item).__name__}")
-        function = item.get("function") if isinstance(item.get("function"), dict) else item
-        if "name" not in function:
-            raise InvalidRecord(f"{where}: tool_call content has no 'name'")
-        calls.append((function.get("name"), function.get("arguments", function.get("parameters"))))
-    return calls
-
