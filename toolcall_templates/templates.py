@@ -40,6 +40,9 @@ class ChatTemplate:
     stop_token_kwarg: str | None = None
     """Render variable that appends the stop token after a final assistant turn (GLM-4: the next role token is
     the stop token, and the official render has none after the last turn)."""
+    rewrites_history: str | None = None
+    """What the template renders differently in history than at inference (e.g. Qwen3 drops earlier turns'
+    reasoning), when it does: tokenization then checks the conversations where that can matter turn by turn."""
 
 
 @lru_cache(maxsize=1)
@@ -85,6 +88,7 @@ def get_template(name: str) -> ChatTemplate:
         default_kwargs=dict(facts.get("default_kwargs", {})),
         description=facts.get("description", ""),
         stop_token_kwarg=facts.get("stop_token_kwarg"),
+        rewrites_history=facts.get("rewrites_history"),
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..templates import list_templates
+from ..tokenization.turn_encoder import HISTORY_POLICIES
 
 OPEN, CLOSE = "⟦", "⟧"
 TRAINED_STYLE, RESET = "\033[1;32m", "\033[0m"
@@ -32,7 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--start", type=_at_least(0), default=0, help="index of the first sample (an error when "
                         "past the last one)")
     parser.add_argument("--tokenizer", help="tokenizer path or Hub id (default: the one in tokenize_report.json)")
-    parser.add_argument("--template", help=f"template for a dataset folder; one of {', '.join(list_templates())}")
+    parser.add_argument("--template", help=f"template for a dataset folder; one of {', '.join(list_templates())}, "
+                        "or 'own' (the tokenizer's own chat template; the default when it is not a shipped one)")
+    parser.add_argument("--stop-token", dest="stop_tokens", action="append", metavar="TOKEN",
+                        help="with the tokenizer's own template: a token that ends an assistant turn (repeatable)")
+    parser.add_argument("--history", choices=HISTORY_POLICIES, default="split",
+                        help="a conversation one row cannot hold exactly: one row per run of turns (split) or drop")
     parser.add_argument("--config", help="config of a dataset folder (default: all)")
     parser.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help="template render argument")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
@@ -111,7 +117,8 @@ def _load(args: argparse.Namespace) -> tuple[Any, list[tuple[int, dict[str, Any]
     from .render import parse_render_args
 
     rows = tokenize_dataset(dataset.select(picked), tokenizer, args.template, keep_columns=("id",),
-                            template_kwargs=parse_render_args(args.arg), desc=None)
+                            template_kwargs=parse_render_args(args.arg), desc=None, stop_tokens=args.stop_tokens,
+                            history=args.history)
     return tokenizer, list(enumerate(rows, args.start))
 
 

@@ -29,6 +29,7 @@ from ..tokenization.control_tokens import CONTROL_TOKEN_POLICIES
 from ..tokenization.conversation_encoder import TRAIN_ON
 from ..templates import list_templates
 from ..tokenization.truncation import TRUNCATION_POLICIES
+from ..tokenization.turn_encoder import HISTORY_POLICIES
 
 REPORT_NAME = "tokenize_report.json"
 _CANONICAL_COLUMNS = {"id", "tools", "messages"}
@@ -58,8 +59,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         f"{', '.join(list_formats())}")
     parser.add_argument("--config", help="only this config of the folder (default: all)")
     parser.add_argument("--tokenizer", required=True, help="tokenizer path or Hub id")
-    parser.add_argument("--template", help=f"template name; one of {', '.join(list_templates())} "
-                        "(default: detected from the tokenizer)")
+    parser.add_argument("--template", help=f"template name; one of {', '.join(list_templates())}, or 'own' for the "
+                        "tokenizer's own chat template as it is (default: detected from the tokenizer; a tokenizer "
+                        "whose template is not a shipped one uses its own)")
+    parser.add_argument("--stop-token", dest="stop_tokens", action="append", metavar="TOKEN",
+                        help="with the tokenizer's own template: a token that ends an assistant turn (repeatable; "
+                             "default: the tokenizer's eos token(s) and generation config, and the template's "
+                             "end-of-turn token)")
+    parser.add_argument("--history", choices=HISTORY_POLICIES, default="split",
+                        help="a conversation one row cannot hold exactly (its template renders history otherwise "
+                             "than the model saw it): one row per run of turns that chain (split, default) or drop it")
     parser.add_argument("--max-length", type=int, help="longest sequence; longer rows follow --truncation")
     parser.add_argument("--truncation", choices=TRUNCATION_POLICIES, default="drop",
                         help="what to do with rows longer than --max-length (default: drop)")
@@ -97,8 +106,13 @@ def run(args: argparse.Namespace) -> int:
         counts = report["normalize"]
         print(f"normalized {counts['rows_out']}/{counts['records_in']} records ({counts['rejected']} rejected, "
               f"{counts['duplicates_removed']} duplicates)")
-    print(f"{report['rows_out']}/{report['rows_in']} rows kept, {report['tokens']} tokens "
+    rows = (f" as {report['rows_out']} training rows" if report["rows_out"] != report["conversations_kept"] else "")
+    print(f"{report['conversations_kept']}/{report['rows_in']} rows kept{rows}, {report['tokens']} tokens "
           f"({report['trained_tokens']} trained)")
+    if set(report["history"]) - {"exact"}:
+        print("  conversations " + ", ".join(f"{kind}: {count}" for kind, count in report["history"].items()))
+    for reason, count in report["turns_left_out"].items():
+        print(f"  turns left out {reason}: {count}")
     for reason, count in report["dropped"].items():
         print(f"  dropped {reason}: {count}")
     for policy, count in report["truncated"].items():
@@ -177,7 +191,6 @@ def tokenize_folder(args: argparse.Namespace, files: list[str], normalized: dict
     import datasets
     from transformers import AutoTokenizer
 
-    from ..tokenization.conversation_encoder import resolve_for_tokenizer
     from ..tokenization.tokenize import tokenize_dataset
     from .render import parse_render_args
 
@@ -186,11 +199,11 @@ def tokenize_folder(args: argparse.Namespace, files: list[str], normalized: dict
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     dataset = datasets.load_dataset("parquet", data_files=files, split="train")
     keep = [c for c in ("id", "source") if c in dataset.column_names and not args.pack]
-    template = resolve_for_tokenizer(args.template, tokenizer)
     tokenized, report = tokenize_dataset(
-        dataset, tokenizer, template.name, args.max_length, args.num_proc, train_on=args.train_on,
+        dataset, tokenizer, args.template, args.max_length, args.num_proc, train_on=args.train_on,
         truncation=args.truncation, control_tokens=args.control_tokens, pack=args.pack, batch_size=args.batch_size,
         keep_columns=keep, template_kwargs=parse_render_args(args.arg), return_report=True,
+        stop_tokens=args.stop_tokens, history=args.history,
     )
     if report.rows_out == 0:
         dropped = ", ".join(f"{reason}: {count}" for reason, count in sorted(report.dropped.items()))
@@ -200,9 +213,9 @@ def tokenize_folder(args: argparse.Namespace, files: list[str], normalized: dict
         **report.to_dict(),
         "input": files if normalized is None else [str(args.input)],
         "tokenizer": args.tokenizer,
-        "template": template.name,
         "options": {"max_length": args.max_length, "truncation": args.truncation, "train_on": args.train_on,
-                    "control_tokens": args.control_tokens, "pack": args.pack, "render_args": args.arg},
+                    "control_tokens": args.control_tokens, "pack": args.pack, "render_args": args.arg,
+                    "stop_tokens": args.stop_tokens, "history": args.history},
     }
     if normalized is not None:
         summary["normalize"] = normalized

@@ -1,8 +1,13 @@
 """Render + tokenize canonical conversations in one pass, with labels on exactly the generated tokens.
 
-Each conversation is rendered once through the shipped template (which marks what the model generates with
-``{% generation %}``), the rendered texts of a batch are tokenized together (:mod:`segment_encoder`), and the
-generation blocks' character spans are mapped to the tokens that overlap them. No message or turn is re-tokenized.
+Fast path (a shipped template): each conversation is rendered once through the template (which marks what the model
+generates with ``{% generation %}``), the rendered texts of a batch are tokenized together (:mod:`segment_encoder`),
+and the generation blocks' character spans are mapped to the tokens that overlap them. No message or turn is
+re-tokenized.
+
+General path (:mod:`turn_encoder`): any other template, used as it is (:mod:`template_choice` says which path), and
+the conversations of a shipped template whose sidecar says it ``rewrites_history`` where that can matter (more than
+one trained turn, or messages after the last one).
 """
 
 from __future__ import annotations
@@ -14,14 +19,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidRecord
-from ..templates import ChatTemplate, JsonRenderer, is_plain_json, render, resolve_template
+from ..templates import ChatTemplate, JsonRenderer, is_plain_json, render
 from .control_tokens import ControlTokenTable, check_policy as check_control_policy
 from .gc_pause import collect_young_garbage, gc_paused
+from .own_template import OwnTemplate, TemplateRefused, describe
 from .segment_encoder import DEFAULT_CACHE_TOKENS, SegmentEncoder
+from .template_choice import choose_template, detect_template, resolve_for_tokenizer  # noqa: F401 - public here
 from .truncation import EncodedConversation, check_policy as check_truncation_policy, fit
+from .turn_encoder import TurnEncoder, check_history_policy
+from .turn_rows import IGNORE_INDEX
 
 TRAIN_ON: tuple[str, ...] = ("assistant", "last_assistant")
-IGNORE_INDEX = -100
 GC_PAUSE_ROWS = 512
 """Rows encoded between two collections of the young generation while the collector is paused (``gc_pause``); a
 Jinja render leaves about 60 objects of cyclic garbage."""
@@ -39,6 +47,16 @@ class Outcome:
     truncated: str | None = None
     control_tokens: list[str] = field(default_factory=list)
     escaped: bool = False
+    extra_rows: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    """Further ``(input_ids, labels)`` rows of the same conversation (the general path splits a conversation that
+    one row cannot hold exactly)."""
+    history: str | None = None
+    """For a kept conversation: ``"exact"`` (one row, every turn), ``"split"`` (several rows) or ``"partial"``
+    (turns left out, see ``turns_left_out``)."""
+    turns_left_out: list[str] = field(default_factory=list)
+    """``"reason: assistant message i: detail"`` per turn of a kept conversation that no row trains."""
+    reasoning_not_rendered: int = 0
+    """Trained turns whose ``reasoning_content`` the template does not render."""
 
 
 @dataclass
@@ -66,21 +84,27 @@ class ConversationEncoder:
         control_tokens: str = "reject",
         template_kwargs: Mapping[str, Any] | None = None,
         cache_tokens: int = DEFAULT_CACHE_TOKENS,
+        stop_tokens: Sequence[str] | None = None,
+        history: str = "split",
     ):
         if train_on not in TRAIN_ON:
             raise ValueError(f"train_on must be one of {TRAIN_ON}, got {train_on!r}")
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be positive, got {max_length}")
         self.tokenizer = tokenizer
-        self.template = resolve_for_tokenizer(template, tokenizer)
+        choice = choose_template(template, tokenizer, template_kwargs)
+        self.template = choice.template
         self.max_length = max_length
         self.train_on = train_on
         self.truncation = check_truncation_policy(truncation)
         self.control_policy = check_control_policy(control_tokens)
+        self.history = check_history_policy(history)
         self.render_kwargs = {**stop_token_kwargs(self.template), **dict(template_kwargs or {})}
         self._render_json = JsonRenderer(self.template, **self.render_kwargs)
         self.control = ControlTokenTable.from_tokenizer(tokenizer)
         self.segments = SegmentEncoder(tokenizer, self.control, cache_tokens=cache_tokens)
+        self.every_row_by_turns = choice.own
+        self.turns = self._turn_encoder(choice, tokenizer, template_kwargs, stop_tokens)
 
     # -- public ------------------------------------------------------------------------------------------------
     def encode_rows(self, rows: Sequence[Any], *, plain_json: bool = False,
@@ -102,18 +126,61 @@ class ConversationEncoder:
                                               screened[start:start + GC_PAUSE_ROWS])
         return outcomes
 
+    @property
+    def stop_tokens(self) -> tuple[str, ...]:
+        """The tokens that end a trained turn."""
+        return self.turns.template.stop_tokens if self.turns else self.template.stop_tokens
+
+    @property
+    def own_sources(self) -> tuple[str, ...]:
+        """The template texts the general path renders (with and without tools); empty without it."""
+        return self.turns.template.sources if self.turns else ()
+
+    def _turn_encoder(self, choice: Any, tokenizer: Any, template_kwargs: Mapping[str, Any] | None,
+                      stop_tokens: Sequence[str] | None) -> TurnEncoder | None:
+        """The general path's encoder: for every row with the tokenizer's own template, for the rows that need it
+        with a shipped template that rewrites history; None when no row takes it."""
+        if not (choice.own or self.template.rewrites_history):
+            return None
+        try:
+            own = OwnTemplate(tokenizer, None if choice.own else self.template,
+                              template_kwargs=template_kwargs if choice.own else self.render_kwargs,
+                              stop_tokens=stop_tokens if stop_tokens is not None or choice.own
+                              else self.template.stop_tokens)
+        except TemplateRefused as exc:
+            raise TemplateRefused(f"{exc} (the tokenizer's own chat template, used because {choice.why})"
+                                  if choice.own else f"{exc} (template {self.template.name!r})") from None
+        return TurnEncoder(own, self.segments, last_only=self.train_on == "last_assistant", history=self.history,
+                           max_length=self.max_length, truncation=self.truncation)
+
+    def _by_turns(self, messages: list[dict[str, Any]]) -> bool:
+        """Whether a row takes the general path: always with an own template; with a shipped template that rewrites
+        history, unless its only trained turn is the last message (rendered then exactly as at inference)."""
+        if self.every_row_by_turns:
+            return True
+        if self.turns is None:
+            return False
+        if messages[-1].get("role") != "assistant":
+            return True
+        return self.train_on != "last_assistant" and sum(m.get("role") == "assistant" for m in messages) > 1
+
     def _encode_rows(self, rows: Sequence[Any], plain_json: bool, screened: Sequence[bool]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(rows)
         prepared: list[_Prepared] = []
+        by_turns: list[_Prepared] = []
         for index, row in enumerate(rows):
             outcome, item = self._prepare(index, row, plain_json, screened[index])
             if item is None:
                 outcomes[index] = outcome
                 continue
+            if self._by_turns(item.messages):
+                by_turns.append(item)
+                outcomes[index] = outcome
+                continue
             try:
                 item.text, item.spans = self._render(item.messages, item.tools, item.plain)
             except Exception as exc:  # noqa: BLE001 - any template failure drops the row, with its message
-                outcome.drop_reason, outcome.detail = "template_error", _describe(exc)
+                outcome.drop_reason, outcome.detail = "template_error", describe(exc)
                 outcomes[index] = outcome
                 continue
             prepared.append(item)
@@ -122,6 +189,10 @@ class ConversationEncoder:
                                        [p.escaped for p in prepared])
         for item, (ids, ranges) in zip(prepared, encoded):
             self._finish(outcomes[item.index], item, self._labelled(ids, ranges))  # type: ignore[arg-type]
+        if by_turns:
+            assert self.turns is not None
+            self.turns.encode([(p.messages, p.tools, p.escaped, p.plain) for p in by_turns],
+                              [outcomes[p.index] for p in by_turns])  # type: ignore[misc]
         return outcomes  # type: ignore[return-value]
 
     def encode_row(self, row: Any) -> Outcome:
@@ -170,6 +241,7 @@ class ConversationEncoder:
             return
         outcome.input_ids = fitted.conversation.input_ids
         outcome.labels = fitted.conversation.labels
+        outcome.history = "exact"
 
     def _reencode(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, plain: bool,
                   escaped: bool) -> EncodedConversation | None:
@@ -212,28 +284,3 @@ def conversation_of(row: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
 def stop_token_kwargs(template: ChatTemplate) -> dict[str, Any]:
     """Render argument that appends the stop token after a final assistant turn (GLM-4's next role token)."""
     return {template.stop_token_kwarg: True} if template.stop_token_kwarg else {}
-
-
-def resolve_for_tokenizer(template: "str | ChatTemplate | None", tokenizer: Any) -> ChatTemplate:
-    """The template to use with ``tokenizer``: as given, or detected from it; its special tokens must exist."""
-    spec = resolve_template(template if template is not None else detect_template(tokenizer))
-    added = getattr(tokenizer, "added_tokens_encoder", None) or {}
-    unknown = {None, getattr(tokenizer, "unk_token_id", None)}
-    missing = [token for token in spec.required_tokens
-               if token not in added and tokenizer.convert_tokens_to_ids(token) in unknown]
-    if missing:
-        raise ValueError(f"template {spec.name!r} needs tokens {missing} that this tokenizer does not have")
-    return spec
-
-
-def detect_template(tokenizer: Any) -> str:
-    """Name of the shipped template for ``tokenizer`` (``install.detect_template_name``: a ValueError naming the
-    choices when it cannot tell)."""
-    from ..install import detect_template_name
-
-    return detect_template_name(tokenizer)
-
-
-def _describe(exc: Exception) -> str:
-    message = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {message[0] if message else ''}"[:300]

@@ -4,6 +4,10 @@
 tokens are exactly what the model generates at inference, for each assistant turn everything after the
 generation prompt through the stop token (GLM-4: through the next role token, appended after a final assistant
 turn). The ids equal the official template's ``apply_chat_template(..., tokenize=True)`` ids.
+
+A tokenizer whose chat template is not a shipped one is tokenized with its own template as it is (the general path,
+:mod:`turn_encoder`), which may give several rows for one conversation (``history="split"``); each carries the
+``keep_columns`` of its conversation.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from .tokenize_report import TokenizeReport
 logger = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS: tuple[str, ...] = ("input_ids", "attention_mask", "labels")
-_STATUS_COLUMNS: tuple[str, ...] = ("_drop_reason", "_detail", "_truncated", "_control_tokens", "_escaped", "_ref")
+_STATUS_COLUMNS: tuple[str, ...] = ("_drop_reason", "_detail", "_truncated", "_control_tokens", "_escaped", "_ref",
+                                    "_part", "_history", "_turns_left_out", "_reasoning_not_rendered")
 
 
 def _output_features() -> dict[str, Any]:
@@ -48,6 +53,10 @@ def _output_features() -> dict[str, Any]:
         "_control_tokens": List(Value("string")),
         "_escaped": Value("bool"),
         "_ref": Value("string"),
+        "_part": Value("int32"),
+        "_history": Value("string"),
+        "_turns_left_out": List(Value("string")),
+        "_reasoning_not_rendered": Value("int32"),
     }
 
 
@@ -85,11 +94,18 @@ def tokenize_conversation(
     truncation: str = "drop",
     control_tokens: str = "reject",
     template_kwargs: Mapping[str, Any] | None = None,
+    stop_tokens: Sequence[str] | None = None,
+    history: str = "split",
 ) -> dict[str, list[int]]:
-    """Tokenize one canonical row (``messages`` + ``tools``).
+    """Tokenize one canonical row (``messages`` + ``tools``) into one training row.
 
     Args:
-        template: a shipped template name; ``None`` detects it from the tokenizer.
+        template: a shipped template name; ``None`` detects it from the tokenizer, or uses the tokenizer's own chat
+            template as it is when it is not a shipped one; ``"own"`` always uses the tokenizer's own.
+        stop_tokens: with the tokenizer's own template, the tokens that end a turn (default: the tokenizer's eos
+            token(s), its generation config's, and the template's end-of-turn special token).
+        history: ``"split"`` or ``"drop"``, for a conversation one row cannot hold exactly (general path); a split
+            conversation raises here, and :func:`tokenize_conversation_rows` returns its rows.
         max_length: longest allowed sequence; longer rows follow ``truncation`` (``drop``, ``prefix``,
             ``drop_oldest``, see :mod:`toolcall_templates.tokenization.truncation`).
         train_on: ``"assistant"`` (every assistant turn) or ``"last_assistant"`` (only the final one).
@@ -100,10 +116,35 @@ def tokenize_conversation(
 
     Raises:
         ConversationDropped: the row is malformed, holds control tokens, fails to render, is too long, or is left
-            with no trained token; ``drop_reason`` says which.
+            with no trained token; or it needs several rows (``split_rows``); ``drop_reason`` says which.
     """
+    rows = tokenize_conversation_rows(row, tokenizer, template, max_length, train_on, truncation=truncation,
+                                      control_tokens=control_tokens, template_kwargs=template_kwargs,
+                                      stop_tokens=stop_tokens, history=history)
+    if len(rows) > 1:
+        raise ConversationDropped("split_rows", f"one row cannot hold this conversation exactly; it gives {len(rows)} "
+                                                "rows (tokenize_conversation_rows returns them)")
+    return rows[0]
+
+
+def tokenize_conversation_rows(
+    row: Mapping[str, Any],
+    tokenizer: Any,
+    template: "str | ChatTemplate | None" = None,
+    max_length: int | None = None,
+    train_on: str = "assistant",
+    *,
+    truncation: str = "drop",
+    control_tokens: str = "reject",
+    template_kwargs: Mapping[str, Any] | None = None,
+    stop_tokens: Sequence[str] | None = None,
+    history: str = "split",
+) -> list[dict[str, list[int]]]:
+    """``tokenize_conversation``, returning every training row of the conversation: one where one row holds it
+    exactly, one per run of turns that chain exactly otherwise (``history="split"``)."""
     encoder = get_encoder(tokenizer, template, max_length=max_length, train_on=train_on, truncation=truncation,
-                          control_tokens=control_tokens, template_kwargs=dict(template_kwargs or {}))
+                          control_tokens=control_tokens, template_kwargs=dict(template_kwargs or {}),
+                          stop_tokens=None if stop_tokens is None else list(stop_tokens), history=history)
     try:
         row = as_canonical(row)  # a row that is not canonical is normalized first (raw_rows)
     except InvalidRecord as exc:
@@ -111,7 +152,7 @@ def tokenize_conversation(
     outcome = encoder.encode_row(row)
     if outcome.drop_reason is not None:
         raise ConversationDropped(outcome.drop_reason, outcome.detail)
-    return _columns(outcome)
+    return [_columns(ids, labels) for ids, labels in _rows_of(outcome)]
 
 
 def tokenize_dataset(
@@ -130,12 +171,15 @@ def tokenize_dataset(
     template_kwargs: Mapping[str, Any] | None = None,
     return_report: bool = False,
     desc: str | None = "Tokenizing",
+    stop_tokens: Sequence[str] | None = None,
+    history: str = "split",
 ) -> Any:
     """Tokenize a ``datasets.Dataset`` of canonical rows; dropped rows are removed and counted.
 
     Returns the tokenized dataset (``input_ids``, ``attention_mask``, ``labels`` and any ``keep_columns``; packed
     into ``max_length`` bins with ``position_ids`` when ``pack=True``), or ``(dataset, TokenizeReport)`` with
-    ``return_report=True``. Drops are also logged as a warning.
+    ``return_report=True``. Drops are also logged as a warning. ``template``, ``stop_tokens`` and ``history`` are
+    as in :func:`tokenize_conversation`; a split conversation gives several rows, each with its ``keep_columns``.
     """
     from datasets import Dataset, Features
 
@@ -145,7 +189,8 @@ def tokenize_dataset(
     if pack and max_length is None:
         raise ValueError("pack=True needs max_length")
     options = dict(max_length=max_length, train_on=train_on, truncation=truncation, control_tokens=control_tokens,
-                   template_kwargs=dict(template_kwargs or {}))
+                   template_kwargs=dict(template_kwargs or {}), history=history,
+                   stop_tokens=None if stop_tokens is None else list(stop_tokens))
     encoder = ConversationEncoder(tokenizer, template, **options)
     missing = [c for c in keep_columns if c not in dataset.column_names]
     if missing:
@@ -168,6 +213,7 @@ def tokenize_dataset(
         desc=desc,
     ).with_format(None)
     report = _report(mapped)
+    report.template, report.stop_tokens = encoder.template.name, list(encoder.stop_tokens)
     if raw is not None and (refused := refusal(report)):
         raise ValueError(f"tokenize_dataset: {refused}")
     kept = _drop_rows(mapped)
@@ -223,20 +269,36 @@ class _MapBatch:
         """The output Arrow table: kept columns, ids, labels and each row's status."""
         import pyarrow as pa
 
-        kept = [o.drop_reason is None for o in outcomes]
-        input_ids, offsets = _int32_lists([o.input_ids if k else NO_IDS for o, k in zip(outcomes, kept)])
-        labels, _ = _int32_lists([o.labels if k else NO_IDS for o, k in zip(outcomes, kept)])
-        out = {name: batch[name] for name in self.keep_columns}
+        owners, parts, ids, labels = [], [], [], []
+        for k, outcome in enumerate(outcomes):
+            for part, (row_ids, row_labels) in enumerate(_rows_of(outcome)):
+                owners.append(k)
+                parts.append(part)
+                ids.append(row_ids)
+                labels.append(row_labels)
+        input_ids, offsets = _int32_lists(ids)
+        label_lists, _ = _int32_lists(labels)
+        take = pa.array(owners, pa.int32()) if len(owners) != len(outcomes) else None  # a split conversation's rows
+
+        def per_row(values: list[Any], kind: Any) -> Any:
+            array = pa.array(values, kind)
+            return array if take is None else array.take(take)
+
+        out = {name: batch[name] if take is None else batch[name].take(take) for name in self.keep_columns}
         out.update(
             input_ids=input_ids,
             attention_mask=pa.ListArray.from_arrays(offsets, pa.array(np.ones(offsets[-1].as_py(), dtype=np.int8))),
-            labels=labels,
-            _drop_reason=pa.array([o.drop_reason for o in outcomes], pa.string()),
-            _detail=pa.array([o.detail or None for o in outcomes], pa.string()),
-            _truncated=pa.array([o.truncated for o in outcomes], pa.string()),
-            _control_tokens=pa.array([o.control_tokens for o in outcomes], pa.list_(pa.string())),
-            _escaped=pa.array([o.escaped for o in outcomes], pa.bool_()),
-            _ref=pa.array([_row_ref(row) for row in rows], pa.string()),
+            labels=label_lists,
+            _drop_reason=per_row([o.drop_reason for o in outcomes], pa.string()),
+            _detail=per_row([o.detail or None for o in outcomes], pa.string()),
+            _truncated=per_row([o.truncated for o in outcomes], pa.string()),
+            _control_tokens=per_row([o.control_tokens for o in outcomes], pa.list_(pa.string())),
+            _escaped=per_row([o.escaped for o in outcomes], pa.bool_()),
+            _ref=per_row([_row_ref(row) for row in rows], pa.string()),
+            _part=pa.array(parts, pa.int32()),
+            _history=per_row([o.history for o in outcomes], pa.string()),
+            _turns_left_out=per_row([o.turns_left_out for o in outcomes], pa.list_(pa.string())),
+            _reasoning_not_rendered=per_row([o.reasoning_not_rendered for o in outcomes], pa.int32()),
         )
         return pa.table(out)
 
@@ -252,10 +314,16 @@ def _int32_lists(arrays: list[np.ndarray]) -> tuple[Any, Any]:
     return pa.ListArray.from_arrays(arrow_offsets, pa.array(flat)), arrow_offsets
 
 
-def _columns(outcome: Outcome) -> dict[str, list[int]]:
-    ids = outcome.input_ids.tolist() if outcome.input_ids is not None else []
-    labels = outcome.labels.tolist() if outcome.labels is not None else []
-    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+def _rows_of(outcome: Outcome) -> list[tuple[np.ndarray, np.ndarray]]:
+    """An outcome's training rows (a dropped row: one empty placeholder, removed with its status)."""
+    if outcome.drop_reason is not None or outcome.input_ids is None or outcome.labels is None:
+        return [(NO_IDS, NO_IDS)]
+    return [(outcome.input_ids, outcome.labels), *outcome.extra_rows]
+
+
+def _columns(ids: np.ndarray, labels: np.ndarray) -> dict[str, list[int]]:
+    ids_list = ids.tolist()
+    return {"input_ids": ids_list, "attention_mask": [1] * len(ids_list), "labels": labels.tolist()}
 
 
 def _row_ref(row: Any) -> str | None:
@@ -277,7 +345,9 @@ def _report(mapped: Any) -> TokenizeReport:
         report.add_row(ref=columns["_ref"][i] or f"row {i}", drop_reason=columns["_drop_reason"][i],
                        detail=columns["_detail"][i] or "", truncated=columns["_truncated"][i],
                        control_tokens=columns["_control_tokens"][i], escaped=bool(columns["_escaped"][i]),
-                       tokens=lengths[i] or 0)
+                       tokens=lengths[i] or 0, part=columns["_part"][i] or 0, history=columns["_history"][i],
+                       turns_left_out=columns["_turns_left_out"][i] or (),
+                       reasoning_not_rendered=columns["_reasoning_not_rendered"][i] or 0)
     flat = pc.list_flatten(labels)
     report.trained_tokens = int(pc.sum(pc.not_equal(flat, -100)).as_py() or 0) if len(flat) else 0
     return report
@@ -302,6 +372,8 @@ def _fingerprint(dataset: Any, tokenizer: Any, encoder: ConversationEncoder, opt
         "tokenizer": _tokenizer_digest(tokenizer),
         "template": hashlib.sha256(encoder.template.source.encode()).hexdigest(),
         "render": encoder.render_kwargs,
+        "stop_tokens": list(encoder.stop_tokens),
+        "own_sources": [hashlib.sha256(source.encode()).hexdigest() for source in encoder.own_sources],
         "options": options,
         "keep": list(keep_columns),
         "code": _code_version(),
@@ -330,10 +402,12 @@ def _code_version() -> str:
     from .. import __version__, render_environment, templates
     from . import control_tokens, conversation_encoder, piece_encoding, row_decoding
     from . import segment_encoder, truncation
+    from . import own_template, stop_tokens, template_choice, turn_encoder, turn_rows, turn_texts
 
     digest = hashlib.sha256(__version__.encode())
     modules = (control_tokens, conversation_encoder, piece_encoding, render_environment, row_decoding,
-               segment_encoder, templates, truncation)
+               segment_encoder, templates, truncation, own_template, stop_tokens, template_choice, turn_encoder,
+               turn_rows, turn_texts)
     for module in (*modules, sys.modules[__name__]):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:16]
