@@ -35,6 +35,7 @@ _MODULE_NAMES: tuple[str, ...] = (
     "bfcl",
     "toolalpaca",
     "openai",
+    "mapped",
 )
 
 _loaded: dict[str, ModuleType] = {}
