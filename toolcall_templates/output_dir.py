@@ -16,15 +16,17 @@ the files that run wrote. The rules, shared by both commands:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
-import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 MANIFEST_NAME = ".toolcall-output.json"
 WRITER = "toolcall-templates"
+
+logger = logging.getLogger(__name__)
 
 
 class OutputRefused(ValueError):
@@ -116,13 +118,17 @@ def publish(staging: Path, target: Path, *, overwrite: bool) -> list[str]:
     except BaseException:
         _move_entries(staging, target, kept)
         raise
-    late, _ = _foreign_entries(old, _entries(old), ours | set(clashes), set(_entries(target)))
+    late, late_clashes = _foreign_entries(old, _entries(old), ours | set(clashes), set(_entries(target)))
     _move_entries(old, target, late)  # anything written into the old folder meanwhile is kept too
-    shutil.rmtree(old, ignore_errors=True)
+    if late_clashes:
+        logger.warning("the earlier output was kept at %s: files were written into it during the run at paths the "
+                       "new output holds (%s)", old, ", ".join(late_clashes[:5]))
+    else:
+        shutil.rmtree(old, ignore_errors=True)
     kept += late
     if kept:
-        print(f"kept {len(kept)} file(s) in {target} that toolcall did not write: {', '.join(kept[:5])}"
-              f"{', ...' if len(kept) > 5 else ''}", file=sys.stderr)
+        logger.warning("kept %d file(s) in %s that toolcall did not write: %s%s", len(kept), target,
+                       ", ".join(kept[:5]), ", ..." if len(kept) > 5 else "")
     return kept
 
 

@@ -133,7 +133,7 @@ def _build_source(spec: SourceSpec, root: Path, seen: set[str], *, strict: bool,
     rejects = None
     bar = _progress_bar(spec.config, progress)
     try:
-        for ref, record, row, error in _normalized(spec, fmt, strict, num_proc, stats.unreadable_files):
+        for ref, record, row, error in _normalized(spec, strict, num_proc, stats.unreadable_files):
             stats.records_in += 1
             bar.update(1)
             if error is not None:
@@ -168,11 +168,12 @@ def _finish_meta(row: dict, spec: SourceSpec) -> None:
     meta.setdefault("language", spec.language or guess_language(row["messages"]))
 
 
-def _normalized(spec: SourceSpec, fmt: str | None, strict: bool, num_proc: int, unreadable: list[dict[str, str]],
+def _normalized(spec: SourceSpec, strict: bool, num_proc: int, unreadable: list[dict[str, str]] | None = None,
                 ) -> Iterator[tuple[str, Any, dict | None, str | None]]:
     """``(ref, original_record, row, error)`` for every record of the source, in input order; files that could not
     be read at all are appended to ``unreadable`` instead (they are not records)."""
-    items = _records_only(raw_items(spec, fmt), unreadable)
+    fmt = source_format(spec)
+    items = _records_only(raw_items(spec, fmt), [] if unreadable is None else unreadable)
     chunks = _chunks(items, CHUNK_RECORDS)
     worker = _ChunkWorker(spec.config, fmt, strict, spec.options)
     if num_proc <= 1:
