@@ -283,3 +283,19 @@ def test_no_format_instructions_left_in_any_system_prompt_of_the_real_sources(tm
     assert counts["glaive_v2_raw"] == {"removed": 5} and counts["mistral_function_calling"] == {"removed": 1}
     assert counts["toolbench_dfs_answers"] == {"removed": 9} and counts["ms_swift_agent"] == {"removed": 1}
     assert not any("kept_unrecognized" in c for c in counts.values())
+
+
+def test_rows_loaded_from_a_built_dataset_restore_to_the_verbatim_build(tmp_path):
+    from toolcall_templates import SourceSpec, build_dataset, load_unified
+
+    specs = {"clean": {}, "verbatim": {"keep_format_instructions": True}}
+    loaded = {}
+    for name, options in specs.items():
+        for folder, fmt in (("hermes_function_calling", "hermes"), ("toolbench_dfs_answers", "toolbench")):
+            spec = SourceSpec(folder, str(shared_path("sources", folder)), fmt, options=options)
+            out = build_dataset([spec], tmp_path / name / folder, progress=False).out_dir
+            loaded.setdefault(name, []).extend(load_unified(str(out)))
+    verbatim = {row["meta"]["ref"]: row for row in loaded["verbatim"]}
+    assert len(loaded["clean"]) == len(verbatim) == 13
+    for row in loaded["clean"]:
+        assert restore_instructions(row) == verbatim[row["meta"]["ref"]]

@@ -219,3 +219,14 @@ def test_toolcall_build_with_a_recipe_mapping(tmp_path):
     report = json.loads((out / "build_report.json").read_text())
     assert [(s["config"], s["rows_out"], s["rejected"]) for s in report["sources"]] == [
         ("lf_style", 1, 0), ("axolotl_style", 1, 0)]
+
+
+def test_calls_as_the_json_text_of_assistant_turns():
+    record = {"messages": [{"role": "user", "content": "Weather in Paris?"},
+                           {"role": "assistant", "content": '{"name": "get_weather", "arguments": {"city": "Paris"}}'},
+                           {"role": "observation", "content": "sunny"},
+                           {"role": "assistant", "content": '{"summary": "sunny"} is what the tool said.'}],
+              "tools": [WEATHER]}
+    row = normalize(record, "mapped", tool_calls="content", roles={"observation": "tool"})
+    assert calls_of(row) == [[{"name": "get_weather", "arguments": {"city": "Paris"}}]]
+    assert row["messages"][1]["content"] == "" and row["messages"][3]["content"].startswith('{"summary"')

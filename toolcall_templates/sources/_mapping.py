@@ -7,7 +7,8 @@ Native options (every one optional; the defaults read OpenAI-style records):
 * ``role`` / ``content`` (defaults ``"role"`` / ``"content"``): the keys of a turn holding its role and its text;
   ``tool_calls`` / ``tool_call_id`` / ``name`` / ``reasoning`` (defaults ``"tool_calls"`` / ``"tool_call_id"`` /
   ``"name"`` / ``"reasoning_content"``): the keys holding an assistant turn's calls, a result's call id and function
-  name, and an assistant turn's reasoning;
+  name, and an assistant turn's reasoning (``tool_calls`` set to the content key: an assistant text that is JSON
+  call objects is the call);
 * ``roles``: role values of the data mapped to ``system``, ``user``, ``assistant``, ``tool`` (a result) or
   ``tool_call`` (an assistant turn whose text is the call(s) as JSON), e.g. ``{"human": "user", "gpt": "assistant",
   "function_call": "tool_call", "observation": "tool"}``; axolotl's inverse shape ``{"assistant": ["gpt", "bot"]}`` is

@@ -4,11 +4,12 @@ The format is never detected: it runs only when chosen (``--format CONFIG=mapped
 a recipe's ``format: mapped`` with ``options:``, or ``normalize(record, "mapped", **options)``).
 
 * Conversations: the turn list of column ``messages``; each turn's role (mapped by ``roles``) and text. Assistant turns
-  carry calls in their ``tool_calls`` field (``[{"name", "arguments"}]`` or OpenAI-wrapped, as objects or JSON text);
-  ``tool_call`` turns carry them as their text (JSON, one call or a list); ``tool`` turns are results, linked by their
-  ``tool_call_id`` or ``name``, else by position (several results packed in one turn as a JSON list or with
-  LLaMA-Factory's joiner are split). A leading ``<think>`` block or the ``reasoning`` field becomes
-  ``reasoning_content``. An optional ``system`` column is the system prompt.
+  carry calls in their ``tool_calls`` field (``[{"name", "arguments"}]`` or OpenAI-wrapped, as objects or JSON
+  text), or, when ``tool_calls`` names the content key itself, as their whole text when that is JSON call objects
+  (any other text stays text); ``tool_call`` turns carry them as their text (JSON, one call or a list). ``tool``
+  turns are results, linked by their ``tool_call_id`` or ``name``, else by position (several results packed in one
+  turn as a JSON list or with LLaMA-Factory's joiner are split). A leading ``<think>`` block or the ``reasoning``
+  field becomes ``reasoning_content``. An optional ``system`` column is the system prompt.
 * Single-turn records (``query`` given): ``user(query)``, then the calls of ``answers`` and/or the text of
   ``response``; an empty answer list without a response gives the ``no_call_text`` refusal (``meta.synthetic_content``).
 * Tools come from column ``tools`` (JSON text or a list, any shape ``read_tools`` accepts).
@@ -19,6 +20,7 @@ instructions in prompts are removed as for every other source (``_instructions``
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..arguments import parse_json_value
@@ -106,13 +108,32 @@ def _assistant(builder: ConversationBuilder, turn: dict, mapping: Mapping, where
     reasoning = turn.get(mapping.reasoning) if isinstance(turn.get(mapping.reasoning), str) else None
     if not reasoning:
         reasoning, text = split_reasoning(text)
-    raw_calls = turn.get(mapping.tool_calls)
-    calls = call_objects(raw_calls, f"{where}.{mapping.tool_calls}") if raw_calls not in (None, "", []) else []
+    if mapping.tool_calls == mapping.content:
+        calls = _calls_in_text(text, f"{where}.{mapping.content}")
+        text = "" if calls else text
+    else:
+        raw_calls = turn.get(mapping.tool_calls)
+        calls = call_objects(raw_calls, f"{where}.{mapping.tool_calls}") if raw_calls not in (None, "", []) else []
     if text or reasoning or not calls:
         builder.assistant(text, reasoning)
     for call in calls:
         add_call(builder, where, call.name, call.arguments, call.call_id)
     return len(calls)
+
+
+def _calls_in_text(text: str, where: str) -> list:
+    """The calls of an assistant text that is nothing but JSON call objects (``tool_calls`` mapped to the content)."""
+    stripped = text.strip()
+    if not stripped.startswith(("{", "[")):
+        return []
+    try:
+        value = json.loads(stripped)
+    except json.JSONDecodeError:
+        return []
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(i, dict) and ("name" in i or isinstance(i.get("function"), dict)) for i in items):
+        return []
+    return call_objects(value, where)
 
 
 def _results(builder: ConversationBuilder, turn: dict, mapping: Mapping, where: str, pending: int) -> int:
