@@ -33,8 +33,9 @@ from . import ToolCallParseError
 
 T = TypeVar("T")
 _DECODER = json.JSONDecoder()
-_MIN_PARTIAL_TAG = 2
-"""Characters of a tag the text must end with to count as a cut-off tag (a lone ``<`` is text)."""
+STRICT_PARTIAL_TAG = 2
+"""Characters of a tag a text must end with for strict mode to call it cut off (a lone ``<`` may end real text);
+lenient mode drops any cut-off start of a tag, down to its first character."""
 
 
 def attempt(strict: bool, step: Callable[[], T]) -> T | None:
@@ -119,10 +120,10 @@ def is_cut_off_json(text: str) -> bool:
     return True
 
 
-def partial_tag_at_end(text: str, tag: str) -> int:
-    """Length of the longest proper prefix of ``tag`` (at least two characters) that ``text`` ends with; 0 when
-    none: the text was cut off inside that tag."""
-    for length in range(min(len(tag) - 1, len(text)), _MIN_PARTIAL_TAG - 1, -1):
+def partial_tag_at_end(text: str, tag: str, minimum: int = STRICT_PARTIAL_TAG) -> int:
+    """Length of the longest proper prefix of ``tag`` (``minimum`` characters or more) that ``text`` ends with; 0
+    when none: the text was cut off inside that tag."""
+    for length in range(min(len(tag) - 1, len(text)), max(minimum, 1) - 1, -1):
         if text.endswith(tag[:length]):
             return length
     return 0
@@ -161,7 +162,7 @@ def read_tagged_calls(text: str, open_tag: str, close_tag: str, read_call: Calla
             raise ToolCallParseError(f"unterminated {open_tag} block (cut off?): {text[block.start:block.start + 80]!r}")
         else:
             payload = block.payload.rstrip()
-            payload = payload[:len(payload) - partial_tag_at_end(payload, close_tag)]
+            payload = payload[:len(payload) - partial_tag_at_end(payload, close_tag, 1)]
             call = attempt(False, lambda: read_call(payload, len(calls)))
         if call is not None:
             calls.append(call)
@@ -170,7 +171,7 @@ def read_tagged_calls(text: str, open_tag: str, close_tag: str, read_call: Calla
             if strict:
                 raise ToolCallParseError(f"{close_tag} without a matching {open_tag}")
             pieces[index], markup = piece.replace(close_tag, ""), True
-    if cut := partial_tag_at_end(pieces[-1], open_tag):
+    if cut := partial_tag_at_end(pieces[-1], open_tag, STRICT_PARTIAL_TAG if strict else 1):
         if strict:
             raise ToolCallParseError(f"the text ends inside a {open_tag} tag (cut off?): {pieces[-1][-cut:]!r}")
         pieces[-1], markup = pieces[-1][:-cut], True
@@ -181,3 +182,14 @@ def lenient_content(pieces: list[str]) -> str:
     """Content from the text around calls: each piece without surrounding whitespace, the non-empty ones joined by
     newlines."""
     return "\n".join(text for piece in pieces if (text := piece.strip()))
+
+
+def cut_off_reasoning(text: str, open_tag: str = "<think>", close_tag: str = "</think>") -> str | None:
+    """The reasoning of a text that opens a reasoning block and ends before closing it (generation stopped while
+    thinking: everything is reasoning, as vLLM's reasoning parsers read it), without a cut-off closing tag; None
+    when the text does not open such a block or closes it."""
+    stripped = text.lstrip()
+    if not stripped.startswith(open_tag) or close_tag in stripped:
+        return None
+    inner = stripped[len(open_tag):]
+    return inner[:len(inner) - partial_tag_at_end(inner, close_tag, 1)].strip()

@@ -15,7 +15,7 @@ import re
 from ..conversation import split_reasoning
 from ..schema import ToolCall
 from . import ParsedTurn, ToolCallParseError
-from ._lenient import lenient_content, read_tagged_calls
+from ._lenient import cut_off_reasoning, lenient_content, read_tagged_calls
 from .qwen import tool_call_from_json
 from .react import strip_stop_tokens
 
@@ -29,7 +29,10 @@ def parse(text: str, strict: bool = True) -> ParsedTurn:
     """``{content, tool_calls}`` of one generated turn; in strict mode ToolCallParseError on a malformed call."""
     if not isinstance(text, str):
         raise ToolCallParseError(f"generated text must be a string, got {type(text).__name__}")
-    reasoning, body = _split_think(strip_stop_tokens(text, STOP_TOKENS))
+    body = strip_stop_tokens(text, STOP_TOKENS)
+    if not strict and (thinking := cut_off_reasoning(body)) is not None:
+        return {"content": "", "tool_calls": [], **({"reasoning_content": thinking} if thinking else {})}
+    reasoning, body = _split_think(body)
     found = read_tagged_calls(body, OPEN_TAG, CLOSE_TAG, _tool_call, strict)
     if not strict:
         content = lenient_content(found.pieces) if found.markup else body

@@ -9,11 +9,14 @@ writes no reasoning block, so ``reasoning_content`` is never set.
 Strict: a call body that is not a JSON object (GLM-4's built-in ``python`` / ``cogview`` tools write code or prose
 there), or is cut off, raises ToolCallParseError naming the tool, and so does a block after ``<|assistant|>`` without
 a newline (a call cut off in its name). Lenient (``strict=False``): such blocks yield no call; a body cut off (empty,
-or a JSON object never closed) is dropped with its name, any other body comes back as content; content comes back
-without surrounding whitespace when the turn has call blocks.
+or a JSON object never closed) is dropped with its name, any other body comes back as content; a first block that is
+a bare name (no newline: GLM-4 starts text with one) is a call cut off too; content comes back without surrounding
+whitespace when the turn has call blocks.
 """
 
 from __future__ import annotations
+
+import re
 
 from ..arguments import parse_arguments
 from ..errors import InvalidRecord
@@ -24,6 +27,7 @@ from .qwen import strip_stop_tokens
 
 STOP_TOKENS = ("<|observation|>", "<|user|>", "<|endoftext|>")
 TURN_TOKEN = "<|assistant|>"
+_TOOL_NAME = re.compile(r"[\w.\-]+")
 
 
 def parse(text: str, strict: bool = True) -> ParsedTurn:
@@ -39,10 +43,10 @@ def parse(text: str, strict: bool = True) -> ParsedTurn:
     markup = False
     for position, block in enumerate(blocks):
         name, newline, payload = block.partition("\n")
-        if not newline and position > 0:
+        if not newline and (position > 0 or (not strict and _TOOL_NAME.fullmatch(block))):
             if strict:
                 raise ToolCallParseError(f"block after {TURN_TOKEN} has no newline (a call cut off?): {block[:80]!r}")
-            markup = True
+            markup = True  # a call cut off in its name (a text block starts with a newline)
         elif not newline or not name.strip():
             texts.append(payload if newline else block)
         else:

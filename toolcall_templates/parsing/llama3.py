@@ -31,6 +31,20 @@ PYTHON_TAG = "<|python_tag|>"
 CALL_SEPARATOR = ";"
 _CALL_START = re.compile(r"\n\n(?=\s*(?:\{|<\|python_tag\|>))")
 _LOOKS_LIKE_CALL = re.compile(r'\s*(?:<\|python_tag\|>)?\s*\{\s*"(?:name|type|function)"\s*:')
+_CALL_KEYS = ("name", "type", "function")
+
+
+def _prefix_pattern(word: str) -> str:
+    """A regex matching every prefix of ``word`` followed by ``"`` (``n``, ``na``, ... ``name"``)."""
+    pattern = '"\\s*'
+    for char in reversed(word):
+        pattern = f"{re.escape(char)}(?:{pattern})?"
+    return pattern
+
+
+_CUT_OFF_CALL_START = re.compile(r'\s*(?:<\|python_tag\|>)?\s*\{\s*(?:"(?:' + "|".join(map(_prefix_pattern, _CALL_KEYS))
+                                 + r')?)?\Z')
+"""A text cut off before it could tell whether it starts a call: ``{``, ``{"``, ``{"na``, ``{"name"`` ..."""
 _DECODER = json.JSONDecoder()
 
 
@@ -58,7 +72,7 @@ class _Reading:
 def _strict_turn(body: str) -> ParsedTurn:
     for start in _call_starts(body):
         reading = _read_calls(body[start:])
-        if reading.error and (reading.calls or _LOOKS_LIKE_CALL.match(body[start:])):
+        if reading.error and (reading.calls or _starts_like_call(body[start:])):
             raise ToolCallParseError(f"tool call is not valid JSON: {reading.error}")
         if reading.calls and not reading.rest:
             return {"content": body[:start].removesuffix("\n\n"), "tool_calls": reading.calls}
@@ -78,7 +92,7 @@ def _lenient_turn(body: str) -> ParsedTurn:
         kept = [] if reading.cut_off else [reading.rest]
         if reading.calls:
             return {"content": lenient_content([body[:start], *kept]), "tool_calls": reading.calls}
-        if reading.cut_off and (start == tag or _LOOKS_LIKE_CALL.match(body[start:])):
+        if reading.cut_off and (start == tag or _starts_like_call(body[start:])):
             return {"content": lenient_content([body[:start]]), "tool_calls": []}
         if start == tag:
             if reading.rest.startswith("{"):  # JSON that is not a call: text, without the tag
@@ -87,6 +101,11 @@ def _lenient_turn(body: str) -> ParsedTurn:
             return {"content": lenient_content([body[:start]]),
                     "tool_calls": [_call("code_interpreter", {"code": code}, 0)]}
     return {"content": body, "tool_calls": []}
+
+
+def _starts_like_call(text: str) -> bool:
+    """Whether ``text`` starts like a JSON call, or is cut off before it could tell."""
+    return bool(_LOOKS_LIKE_CALL.match(text) or _CUT_OFF_CALL_START.match(text))
 
 
 def _call_starts(body: str) -> list[int]:

@@ -18,7 +18,7 @@ from ..arguments import parse_arguments
 from ..errors import InvalidRecord
 from ..schema import ToolCall
 from . import ParsedTurn, ToolCallParseError
-from ._lenient import lenient_content, read_tagged_calls
+from ._lenient import cut_off_reasoning, lenient_content, read_tagged_calls
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
 OPEN_TAG, CLOSE_TAG = "<tool_call>", "</tool_call>"
@@ -30,7 +30,10 @@ def parse(text: str, strict: bool = True) -> ParsedTurn:
     malformed call."""
     if not isinstance(text, str):
         raise ToolCallParseError(f"generated text must be a string, got {type(text).__name__}")
-    reasoning, body = split_think(strip_stop_tokens(text))
+    body = strip_stop_tokens(text)
+    if not strict and (thinking := cut_off_reasoning(body)) is not None:
+        return {"content": "", "tool_calls": [], **({"reasoning_content": thinking} if thinking else {})}
+    reasoning, body = split_think(body)
     found = read_tagged_calls(body, OPEN_TAG, CLOSE_TAG, _tool_call, strict)
     content = _content(found.pieces, bool(found.calls)) if strict else (
         lenient_content(found.pieces) if found.markup else body)

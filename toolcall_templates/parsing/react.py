@@ -23,10 +23,10 @@ from ..arguments import parse_arguments
 from ..errors import InvalidRecord
 from ..schema import ToolCall
 from . import ParsedTurn, ToolCallParseError
-from ._lenient import attempt, partial_tag_at_end
+from ._lenient import attempt
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
-OBSERVATION = "Observation:"
+_KEYWORDS = ("Action:", "Action Input:", "Observation:")
 _KEYWORD = re.compile(r"^[ \t]*(Action Input|Action|Observation):[ \t]?", re.MULTILINE)
 _THOUGHT = re.compile(r"\s*Thought: ?")
 _THOUGHT_END = re.compile(r"\n(Final Answer|Action): ?")
@@ -44,9 +44,10 @@ def parse(text: str, strict: bool = True) -> ParsedTurn:
         turn["reasoning_content"] = reasoning
     if final:
         return turn
-    keywords = list(_KEYWORD.finditer(body))
+    stopped = True
     if not strict:
-        body, keywords = _up_to_observation(body, keywords)
+        body, stopped = _up_to_observation(body)
+    keywords = list(_KEYWORD.finditer(body))
     first_action = next((k for k in keywords if k.group(1) == "Action"), None)
     first_input = next((k for k in keywords if k.group(1) == "Action Input"), None)
     if strict and first_input is not None and (first_action is None or first_input.start() < first_action.start()):
@@ -54,21 +55,24 @@ def parse(text: str, strict: bool = True) -> ParsedTurn:
     if first_action is not None:
         before = body[: first_action.start()]
         turn["content"] = before.rstrip("\n") if strict else before.strip()
-        turn["tool_calls"] = _calls(body, [k for k in keywords if k.start() >= first_action.start()], strict)
+        turn["tool_calls"] = _calls(body, [k for k in keywords if k.start() >= first_action.start()], strict, stopped)
     elif not strict and (keywords or body != turn["content"]):
-        turn["content"] = body.strip()
+        turn["content"] = body[:keywords[0].start() if keywords else len(body)].strip()
     return turn
 
 
-def _up_to_observation(body: str, keywords: list[re.Match[str]]) -> tuple[str, list[re.Match[str]]]:
-    """The turn up to its first ``Observation:`` (where inference stops), without a cut-off one at its end."""
-    observation = next((k for k in keywords if k.group(1) == "Observation"), None)
+def _up_to_observation(body: str) -> tuple[str, bool]:
+    """The turn up to its first ``Observation:`` line (where inference stops), without a keyword cut off at its end
+    (a last line that is the start of ``Action:``, ``Action Input:`` or ``Observation:``); and whether it reached
+    that ``Observation:``."""
+    observation = next((k for k in _KEYWORD.finditer(body) if k.group(1) == "Observation"), None)
     if observation is not None:
-        return body[:observation.start()], keywords[:keywords.index(observation)]
-    cut = partial_tag_at_end(body, OBSERVATION)
-    if cut and body[:-cut].endswith("\n") and keywords:
-        return body[:-cut], keywords
-    return body, keywords
+        return body[:observation.start()], True
+    line_start = body.rfind("\n") + 1
+    last_line = body[line_start:].lstrip(" \t")
+    if last_line and any(keyword.startswith(last_line) and keyword != last_line for keyword in _KEYWORDS):
+        return body[:line_start], False
+    return body, False
 
 
 def _split_thought(body: str) -> tuple[str | None, str, bool]:
@@ -98,9 +102,10 @@ def strip_stop_tokens(text: str, tokens: tuple[str, ...]) -> str:
     return body
 
 
-def _calls(body: str, keywords: list[re.Match[str]], strict: bool) -> list[ToolCall]:
+def _calls(body: str, keywords: list[re.Match[str]], strict: bool, stopped: bool = True) -> list[ToolCall]:
     """Pair every ``Action:`` with the ``Action Input:`` that follows it; ``Observation:`` may only end the turn.
-    Lenient: an action that cannot be paired or read yields no call."""
+    Lenient: an action that cannot be paired or read yields no call, nor does an empty input that ends a turn which
+    did not reach its ``Observation:`` (``stopped``)."""
     calls: list[ToolCall] = []
     pending_name: str | None = None
     for index, keyword in enumerate(keywords):
@@ -116,7 +121,8 @@ def _calls(body: str, keywords: list[re.Match[str]], strict: bool) -> list[ToolC
                 if strict:
                     raise ToolCallParseError("Action Input without a preceding Action")
                 continue
-            call = attempt(strict, lambda: _tool_call(pending_name, value.strip(), len(calls)))
+            cut_off = not strict and not value.strip() and index + 1 == len(keywords) and not stopped
+            call = None if cut_off else attempt(strict, lambda: _tool_call(pending_name, value.strip(), len(calls)))
             if call is not None:
                 calls.append(call)
             pending_name = None
