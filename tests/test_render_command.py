@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from conftest import SHARED, requires_shared, shared_path
+from conftest import SHARED, load_tokenizer, requires_shared, shared_path
 
 from toolcall_templates.commands import render as render_command
 from toolcall_templates.normalize import normalize
@@ -24,6 +29,12 @@ OPENAI_RECORD = {
         {"role": "assistant", "content": "It snows in Oslo."},
     ],
 }
+
+
+def toolcall_script() -> str:
+    """The installed ``toolcall`` console script of this Python."""
+    beside = Path(sys.executable).with_name("toolcall")
+    return str(beside) if beside.exists() else shutil.which("toolcall") or "toolcall"
 
 
 def run_cli(*argv: str) -> int:
@@ -145,3 +156,65 @@ def test_renders_the_shared_ms_swift_agent_examples(capsys):
     assert out.count("=== ") == 2
     assert ("⟦Action: realtime_aqi\nAction Input: {'city': 'Beijing'}\nAction: realtime_aqi\nAction Input: "
             "{'city': 'Shanghai'}\nObservation:⟧") in out
+
+
+GLM_ROWS = [
+    {"tools": OPENAI_RECORD["tools"], "messages": OPENAI_RECORD["messages"]},  # ends with an answer: <|user|>
+    {"tools": OPENAI_RECORD["tools"], "messages": OPENAI_RECORD["messages"][:2]},  # ends with a call: <|observation|>
+]
+
+
+def marked_segments(text: str) -> list[str]:
+    """The ``⟦...⟧`` segments of ``render --mark`` / ``inspect`` output."""
+    return re.findall("⟦(.*?)⟧", text, re.DOTALL)
+
+
+def trained_segments(tokenizer, ids: list[int], labels: list[int]) -> list[str]:
+    """The decoded runs of trained tokens of a tokenized row."""
+    runs, start = [], None
+    for index, label in enumerate([*labels, -100]):
+        if label != -100 and start is None:
+            start = index
+        elif label == -100 and start is not None:
+            runs.append(tokenizer.decode(ids[start:index]))
+            start = None
+    return runs
+
+
+@pytest.mark.parametrize("template", ["glm4", "qwen2.5", "llama3.1"])
+def test_mark_shows_exactly_the_trained_text(template, tmp_path):
+    """``toolcall render --mark`` marks what ``tokenize_conversation`` trains, stop tokens included: for GLM-4 the
+    stop token appended after the final turn (``<|user|>`` after an answer, ``<|observation|>`` after calls)."""
+    from toolcall_templates import tokenize_conversation
+
+    tokenizer = load_tokenizer(template)
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in GLM_ROWS), encoding="utf-8")
+    result = subprocess.run([toolcall_script(), "render", "-t", template, "--mark", str(path)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    shown = [marked_segments(part) for part in result.stdout.split("=== ")[1:]]
+    for row, segments in zip(GLM_ROWS, shown, strict=True):
+        encoded = tokenize_conversation(normalize(row), tokenizer, template)
+        assert segments == trained_segments(tokenizer, encoded["input_ids"], encoded["labels"])
+    if template == "glm4":
+        assert shown[0][-1].endswith("<|user|>") and shown[1][-1].endswith("<|observation|>")
+
+
+def test_mark_agrees_with_inspect(tmp_path):
+    """``toolcall render --mark`` and ``toolcall inspect`` of the built rows mark the same GLM-4 text."""
+    tokenizer_dir = shared_path("fixtures", "tokenizers", "glm4")
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in GLM_ROWS), encoding="utf-8")
+    built = tmp_path / "built"
+    subprocess.run([toolcall_script(), "build", "--source", f"openai={path}", "--out", str(built), "--no-progress"],
+                   capture_output=True, text=True, check=True)
+    rendered = subprocess.run([toolcall_script(), "render", "-t", "glm4", "--mark", str(path)],
+                              capture_output=True, text=True, check=True).stdout
+    inspected = subprocess.run([toolcall_script(), "inspect", str(built), "--tokenizer", str(tokenizer_dir),
+                                "--template", "glm4", "--color", "never", "-n", "5"],
+                               capture_output=True, text=True, check=True).stdout
+    by_id = {part.split(" id=")[1].split()[0]: marked_segments(part) for part in rendered.split("=== ")[1:]}
+    inspected_by_id = {part.split(" id=")[1].split(":")[0]: marked_segments(part)
+                       for part in inspected.split("===== ")[1:] if " id=" in part}
+    assert by_id == inspected_by_id and len(by_id) == 2

@@ -3,6 +3,10 @@
 The file holds canonical rows (JSON / JSONL, or parquet as written by ``toolcall build``) or records of any source
 format, which are normalized first. ``--tokenizer`` installs the template on a real tokenizer (checking its special
 tokens), detects the template when ``--template`` is omitted, and reports token counts and trained tokens.
+
+Conversations are rendered with the render arguments tokenization uses (``stop_token_kwargs``: GLM-4's final
+assistant turn gets the stop token the model generates, ``add_stop_token``), so ``--mark`` shows exactly the text
+``toolcall tokenize`` / ``inspect`` train; ``--arg add_stop_token=false`` gives the official template's text.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ..errors import InvalidRecord
 from ..normalize import normalize
 from ..sources import get_format
 from ..templates import ChatTemplate, get_template, list_templates, render
+from ..tokenization.conversation_encoder import stop_token_kwargs
 
 _CANONICAL_KEYS = {"id", "tools", "messages"}
 _MARK_OPEN, _MARK_CLOSE = "⟦", "⟧"
@@ -43,16 +48,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                         help="extra render argument (VALUE parsed as JSON when possible), e.g. keep_system=true")
     parser.add_argument("--mark", action="store_true",
-                        help=f"wrap trained (generation) spans in {_MARK_OPEN} {_MARK_CLOSE}")
+                        help=f"wrap trained (generation) spans in {_MARK_OPEN} {_MARK_CLOSE}: exactly what `toolcall "
+                        "tokenize` trains, stop tokens included (GLM-4's appended one too)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per conversation")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        kwargs = parse_render_args(args.arg)
+        given = parse_render_args(args.arg)
         tokenizer = _load_tokenizer(args.tokenizer) if args.tokenizer else None
         spec = _template(args.template, tokenizer)
+        kwargs = {**stop_token_kwargs(spec), **given}
         items = _items(Path(args.file), args.fmt)
         failures = 0
         for count, item in enumerate(items):
