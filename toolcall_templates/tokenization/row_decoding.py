@@ -1,9 +1,8 @@
 """Canonical rows read straight from Arrow, with their JSON values decoded exactly.
 
-``datasets`` decodes ``Json()`` values with a fast float parser that is not exact: on the shared BFCL rows ``0.3``
-comes back as ``0.30000000000000004`` and ``0.95`` as ``0.9500000000000001``, and a template would then render
-those digits into the training text. Decoding the stored JSON text with ``json.loads`` gives back exactly the
-values that were written, and skips the per-value formatting of ``datasets`` (several times faster).
+The stored JSON texts are decoded with ``json.loads``, which gives back exactly the values that were written (as
+``datasets`` does once :mod:`toolcall_templates.exact_json` is installed; on its own it reads ``0.3`` as
+``0.30000000000000004``), and skips the per-value formatting of ``datasets`` (several times faster).
 
 Messages stored as Arrow structs (not ``Json()``) come back with every key of the struct, ``None`` where a message
 lacks it; those keys are dropped (``drop_none_keys``), so templates that test for a key (``'tool_calls' in
