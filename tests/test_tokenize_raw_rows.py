@@ -136,3 +136,16 @@ def test_canonical_rows_stored_as_arrow_structs_tokenize_like_the_canonical_stor
     assert as_structs[0]["tools"][0]["function"]["parameters"]["properties"]["q"] is None
     out = tokenize_dataset(as_structs, tokenizer, desc=None)
     assert [(r["input_ids"], r["labels"]) for r in out] == canonical_tokens(records, tokenizer)
+
+
+def test_numbers_arrow_turned_into_floats_are_named_in_a_warning(caplog):
+    from datasets import Dataset
+
+    limited = json.loads(json.dumps(SEARCH))
+    limited["tools"][0]["function"]["parameters"]["properties"]["k"]["maximum"] = 10
+    fractional = json.loads(json.dumps(WEATHER))
+    fractional["tools"][0]["function"]["parameters"]["properties"]["k"] = {"type": "number", "maximum": 0.5}
+    with caplog.at_level(logging.WARNING):
+        tokenize_dataset(Dataset.from_list([limited, fractional]), load_tokenizer("qwen2.5"), desc=None)
+    assert "tools[].function.parameters.properties.k.maximum as floats" in caplog.text
+    assert "toolcall build" in caplog.text

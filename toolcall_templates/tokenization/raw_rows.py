@@ -17,6 +17,7 @@ where it came from: it drops the null-valued keys of a row that is not canonical
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +27,8 @@ from ..errors import InvalidRecord
 from ..schema import ROLES
 from .conversation_encoder import ConversationEncoder, Outcome
 from .row_decoding import column_decoder
+
+logger = logging.getLogger(__name__)
 
 _MESSAGE_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id", "name", "reasoning_content"})
 ADVICE = ("normalize the records first: `toolcall build --source NAME=PATH` (or `normalize_batch`), then tokenize "
@@ -49,6 +52,10 @@ class RawRows:
 
     def __init__(self, features: Mapping[str, Any]):
         self.features = dict(features)
+        floats = float_fields(features)
+        if floats:
+            logger.warning("rows are not canonical; Arrow stored the numbers of %s as floats, so an integer there "
+                           "(10) reads as 10.0 in the rendered text; %s", ", ".join(floats[:5]), ADVICE)
 
     def encode(self, encoder: ConversationEncoder, batch: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
                                                                                       list[Outcome]]:
@@ -80,6 +87,23 @@ class RawRows:
     def code_version() -> str:
         """Hash of the package's code (normalizers included), for the cache key of a map over raw rows."""
         return _package_digest()
+
+
+def float_fields(features: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Paths of the floating-point fields under struct or list features (where Arrow unifies ``10`` and ``0.5`` of
+    one field to ``10.0`` and ``0.5``)."""
+    from datasets import LargeList, List, Value
+
+    found = []
+    for name, feature in features.items():
+        path = f"{prefix}{name}"
+        while isinstance(feature, (List, LargeList)):
+            feature, path = feature.feature, f"{path}[]"
+        if isinstance(feature, dict):
+            found += float_fields(feature, f"{path}.")
+        elif prefix and isinstance(feature, Value) and feature.dtype.startswith("float"):
+            found.append(path)
+    return found
 
 
 def normalize_record(record: Mapping[str, Any]) -> dict[str, Any]:
