@@ -25,6 +25,7 @@ reported as unrecognized rather than guessed at.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -45,22 +46,19 @@ class Block:
 
     ``values_after``: the block goes on with JSON / Python values (a tool list) right after the match; they are
     taken with it. ``at_end``: the block counts only when nothing but whitespace follows it (an intro whose list
-    was extracted). ``needs``: a regex the matched text must contain (e.g. a ReAct "Action Input" line).
+    was extracted).
     """
 
     pattern: re.Pattern
     values_after: bool = False
     at_end: bool = False
-    needs: re.Pattern | None = None
 
     def __call__(self, text: str) -> Iterator[tuple[int, int]]:
+        tail = len(text.rstrip()) if self.at_end else 0
         for match in self.pattern.finditer(text):
             end = _after_values(text, match.end()) if self.values_after else match.end()
-            if self.at_end and text[end:].strip():
-                continue
-            if self.needs is not None and not self.needs.search(text, match.start(), end):
-                continue
-            yield match.start(), end
+            if end >= tail:
+                yield match.start(), end
 
 
 def _after_values(text: str, pos: int) -> int:
@@ -84,7 +82,36 @@ def _block(pattern: str, flags: int = 0, **kwargs) -> Block:
 
 # -- hermes / Qwen "# Tools" --------------------------------------------------------------------------------------
 _TAGS = r"(?:tools|tool_call|tool_response|functions|function_call)"
-_STOP = r"\n.。!?！？"
+_TAG_PAIR = re.compile(rf"<({_TAGS})>\s*</\1>")
+_SENTENCE_END = re.compile(r"[\n.。!?！？:：]")
+_EXAMPLE_BLOCK = re.compile(rf"\s*<({_TAGS})>[\s\S]*?</\1>")
+
+
+def _tag_sentences(text: str) -> Iterator[tuple[int, int]]:
+    """Sentences that spell an empty tag pair (``<tool_call></tool_call>``), from the end of the previous sentence to
+    their own end; a sentence ending in a colon takes the example block after it. (Found from the pair outwards, with
+    the sentence ends listed once, so the cost stays linear in the text.)"""
+    ends: list[int] = []
+    starts: list[int] = []
+    for pair in _TAG_PAIR.finditer(text):
+        if not ends:
+            ends = [m.start() for m in _SENTENCE_END.finditer(text)] or [len(text)]
+            starts = [end for end in ends if end < len(text) and text[end] not in ":："]
+        before = bisect.bisect_left(starts, pair.start())
+        start = starts[before - 1] + 1 if before else 0
+        after = bisect.bisect_left(ends, pair.end())
+        stop = ends[after] if after < len(ends) and ends[after] < len(text) else None
+        if stop is None:
+            yield start, len(text)
+        elif text[stop] == "\n":
+            yield start, stop
+        elif text[stop] in ":：":
+            example = _EXAMPLE_BLOCK.match(text, stop + 1)
+            yield start, example.end() if example else stop + 1
+        else:
+            yield start, stop + 1
+
+
 _HERMES: tuple[Block, ...] = (
     _block(_words("You are a function calling AI model.")),
     _block(_words("You are a function calling AI agent with self-recursion.")),
@@ -101,8 +128,7 @@ _HERMES: tuple[Block, ...] = (
     _block(_words("Use the following pydantic model json schema for each tool call you will make:"), values_after=True),
     # "For each function call, return ... :" and the <tool_call> example that follows it (Hermes, Qwen, GLM-4.5)
     _block(r"For\s+each\s+(?:extraction\s+)?function\s+call\b[^\n]*\n\s*<tool_call>[\s\S]*?</tool_call>"),
-    # any sentence spelling an empty tag pair, with the example block its colon introduces
-    _block(rf"[^{_STOP}]*<({_TAGS})>\s*</\1>[^{_STOP}:：]*(?:[:：](?:\s*<({_TAGS})>[\s\S]*?</\2>)?|[.。!?！？])?"),
+    _tag_sentences,  # any sentence spelling an empty tag pair, with the example block its colon introduces
     _block(r"(?m)^#[ \t]*Tools[ \t]*\n(?=\s*You\s+may\s+call\s+one\s+or\s+more\s+functions)"),
 )
 
@@ -116,31 +142,80 @@ _KEYWORD = (r"(?:Question|Thought|Action\s+Input|Action|Observation|Final\s+Answ
             r"|问题|思考|行动输入|动作输入|行动|动作|观察|最终答案)")
 _LINE = rf"[ \t]*(?:{_KEYWORD}[ \t]*(?:[:：][^\n]*)?|(?:\.\.\.|…)[^\n]*)"
 _CLOSING = r"(?:Begin!|现在开始[！!]|开始[！!])"
-_REACT_BLOCK = rf"(?:{_INTRO}[\s\S]*?)?{_HEADER}[ \t]*(?:\n+{_LINE})+(?:\s*{_CLOSING})?"
+_INTRO_RE = re.compile(_INTRO)
+_HEADER_RE = re.compile(_HEADER)
+_FORMAT_LINES = re.compile(rf"[ \t]*(?:\n+{_LINE})+(?:\s*{_CLOSING})?")
 _ACTION_INPUT = re.compile(r"Action\s+Input|行动输入|动作输入")
-_REACT: tuple[Block, ...] = (
-    _block(_REACT_BLOCK, needs=_ACTION_INPUT),
-    _block(rf"{_INTRO}[\s\S]*?{_HEADER}\s*\Z"),  # cut off after its format header
-    _block(_INTRO, values_after=True, at_end=True),
-)
-_REACT_USER: tuple[Block, ...] = (
-    _block(rf"\A\s*{_REACT_BLOCK}\s*(?:Question|问题)\s*[:：][ \t]*", needs=_ACTION_INPUT),
-)
+_QUESTION = re.compile(r"\s*(?:Question|问题)\s*[:：][ \t]*")
+
+
+def _react_blocks(text: str) -> Iterator[tuple[int, int]]:
+    """Every "Use the following format:" header with its keyword lines (an ``Action Input`` among them) and closing
+    "Begin!", or cut off right after the header, from the nearest tool-list intro before it (when there is one after
+    the previous block). Found header by header, so the cost stays linear in the text."""
+    intros = [(m.start(), m.end()) for m in _INTRO_RE.finditer(text)]
+    tail = len(text.rstrip())
+    previous = 0
+    for header in _HEADER_RE.finditer(text):
+        lines = _FORMAT_LINES.match(text, header.end())
+        index = bisect.bisect_right(intros, (header.start(), header.start())) - 1
+        intro = intros[index] if index >= 0 and intros[index][0] >= previous else None
+        if lines and _ACTION_INPUT.search(text, header.end(), lines.end()):
+            end = lines.end()
+        elif intro is not None and header.end() >= tail:  # cut off after its format header
+            end = len(text)
+        else:
+            continue
+        start = intro[0] if intro is not None else header.start()
+        previous = end
+        yield start, end
+
+
+def _react_user_prompt(text: str) -> Iterator[tuple[int, int]]:
+    """Qwen-1 ReAct prompting: the whole prompt opens the user turn and ends with "Question:" before the query."""
+    first = next(_react_blocks(text), None)
+    if first is not None and not text[:first[0]].strip():
+        question = _QUESTION.match(text, first[1])
+        if question is not None:
+            yield 0, question.end()
+
+
+_REACT: tuple[Finder, ...] = (_react_blocks, _block(_INTRO, values_after=True, at_end=True))
+_REACT_USER: tuple[Finder, ...] = (_react_user_prompt,)
 _REACT_QUESTION: tuple[Block, ...] = (_block(r"\A\s*(?:Question|问题)\s*[:：][ \t]*(?=\S)"),)
 
 # -- ToolBench ----------------------------------------------------------------------------------------------------
-_TOOLBENCH: tuple[Block, ...] = (
-    _block(r"(?:You\s+are\s+AutoGPT(?:,\s+you|\s+and)|You)\s+can\s+(?:use|call)\s+many\s+tools\s*\(functions\)"
-           r"[\s\S]*?(?:You\s+have\s+access\s+(?:of|to)\s+the\s+following\s+tools:[ \t]*(?:\n[ \t]*\d+\s*\.[^\n]*)*"
-           r"(?:\s*Specifically,\s+you\s+have\s+access\s+to\s+the\s+following\s+APIs:)?"
-           r"|Specifically,\s+you\s+have\s+access\s+to\s+the\s+following\s+APIs:)", values_after=True),
-    # ToolLLaMA's API dump on its own, when the list follows it
-    _block(r"Specifically,\s+you\s+have\s+access\s+to\s+the\s+following\s+APIs:\s*(?=[\[{])", values_after=True),
+_API_DUMP = r"Specifically,\s+you\s+have\s+access\s+to\s+the\s+following\s+APIs:"
+_AUTOGPT = re.compile(r"(?:You\s+are\s+AutoGPT(?:,\s+you|\s+and)|You)\s+can\s+(?:use|call)\s+many\s+tools\s*\(functions\)")
+_TOOL_LIST = re.compile(rf"You\s+have\s+access\s+(?:of|to)\s+the\s+following\s+tools:[ \t]*(?:\n[ \t]*\d+\s*\.[^\n]*)*"
+                        rf"(?:\s*{_API_DUMP})?|{_API_DUMP}")
+
+
+def _toolbench_prompts(text: str) -> Iterator[tuple[int, int]]:
+    """ToolBench's system prompt, from its AutoGPT opening to the end of its tool list (and of the API dump that
+    ToolLLaMA appends). Found opening by opening, so the cost stays linear in the text."""
+    lists = [(m.start(), m.end()) for m in _TOOL_LIST.finditer(text)]
+    previous = 0
+    for opening in _AUTOGPT.finditer(text):
+        index = bisect.bisect_left(lists, (opening.end(), 0))
+        if opening.start() < previous or index == len(lists):
+            continue
+        previous = _after_values(text, lists[index][1])
+        yield opening.start(), previous
+
+
+_TOOLBENCH: tuple[Finder, ...] = (
+    _toolbench_prompts,
+    _block(rf"{_API_DUMP}\s*(?=[\[{{])", values_after=True),  # ToolLLaMA's API dump on its own, with its list
 )
-_TOOLBENCH_USER: tuple[Block, ...] = (
-    _block(r"\A\s+(?=\S)"),
-    _block(r"\s*\bBegin!\s*\Z"),
-)
+def _trailing_begin(text: str) -> Iterator[tuple[int, int]]:
+    """ToolBench's "\\nBegin!\\n" after the query, with the whitespace around it."""
+    stripped = text.rstrip()
+    if stripped.endswith("Begin!") and (len(stripped) == 6 or not stripped[-7].isalnum()):
+        yield len(stripped[:-6].rstrip()), len(text)
+
+
+_TOOLBENCH_USER: tuple[Finder, ...] = (_block(r"\A\s+(?=\S)"), _trailing_begin)
 
 # -- Glaive -------------------------------------------------------------------------------------------------------
 _GLAIVE: tuple[Block, ...] = (
@@ -176,21 +251,24 @@ _LLAMA3: tuple[Block, ...] = (
 _GLM4_HEAD = re.compile(r"(?:你是一个名为\s*(?:ChatGLM|GLM-4)\s*的人工智能助手。你是基于智谱\s*AI\s*训练的语言模型\s*GLM-4\s*"
                         r"模型开发的，你的任务是针对用户的问题和要求提供适当的答复和支持。\s*)?#[ \t]*可用工具")
 _GLM4_ENTRY = re.compile(r"\s*##[ \t]*[^\n]+\n\s*(?=[\[{])")
+_GLM4_NEXT_ENTRY = re.compile(r"\s*##")
 _GLM4_TAIL = re.compile(r"\s*在调用上述函数时，请使用\s*Json\s*格式表示调用的参数。")
 
 
 def _glm4_sections(text: str) -> Iterator[tuple[int, int]]:
     """The "# 可用工具" header and every ``## name`` / JSON / usage-sentence entry after it; a section holding an
     entry that is not a function (python, simple_browser, cogview) is left alone."""
-    for head in _GLM4_HEAD.finditer(text):
+    heads = list(_GLM4_HEAD.finditer(text))
+    for number, head in enumerate(heads):
+        stop = heads[number + 1].start() if number + 1 < len(heads) else len(text)
         end = head.end()
-        while entry := _GLM4_ENTRY.match(text, end):
-            value_end = balanced_end(text, entry.end())
-            tail = _GLM4_TAIL.match(text, value_end) if value_end is not None else None
+        while entry := _GLM4_ENTRY.match(text, end, stop):
+            value_end = balanced_end(text, entry.end(), stop)
+            tail = _GLM4_TAIL.match(text, value_end, stop) if value_end is not None else None
             if tail is None:
                 break
             end = tail.end()
-        if not re.match(r"\s*##", text[end:]):
+        if not _GLM4_NEXT_ENTRY.match(text, end, stop):
             yield head.start(), end
 
 

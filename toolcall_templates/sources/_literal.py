@@ -11,15 +11,16 @@ from ..errors import InvalidRecord
 _CLOSERS = {"{": "}", "[": "]"}
 
 
-def balanced_end(text: str, start: int) -> int | None:
+def balanced_end(text: str, start: int, stop: int | None = None) -> int | None:
     """Index just past the bracketed value (``{...}`` or ``[...]``) opening at ``start``; quotes are respected.
 
-    Returns None when the value is not closed.
+    Returns None when the value is not closed (before ``stop``, when given).
     """
     stack: list[str] = []
     quote: str | None = None
     i = start
-    while i < len(text):
+    end = len(text) if stop is None else stop
+    while i < end:
         ch = text[i]
         if quote:
             if ch == "\\":
