@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +38,12 @@ def _load_tokenizer(family: str):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(SHARED / "fixtures" / "tokenizers" / family))
+
+
+def toolcall_script() -> str:
+    """The installed ``toolcall`` console script of the Python running the tests (tests run it as users do)."""
+    beside = Path(sys.executable).with_name("toolcall")
+    return str(beside) if beside.exists() else shutil.which("toolcall") or "toolcall"
 
 
 def load_tokenizer(family: str):
@@ -80,7 +88,11 @@ def _stand_in(base: str, special_tokens: tuple[str, ...], eos_token: str | None,
     vocab = tokenizer.get_vocab()
     missing = [token for token in special_tokens if token not in vocab]
     if missing:
-        tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+        try:
+            tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+        except TypeError:  # transformers 4.x (the oldest allowed, run by .ci/run) names the flag differently
+            tokenizer.add_special_tokens({"additional_special_tokens": missing},
+                                         replace_additional_special_tokens=False)
     if eos_token is not None:
         tokenizer.eos_token = eos_token
     if chat_template is not None:

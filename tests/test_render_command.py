@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import SHARED, load_tokenizer, requires_shared, shared_path
+from conftest import SHARED, load_tokenizer, requires_shared, shared_path, toolcall_script
 
 from toolcall_templates.commands import render as render_command
 from toolcall_templates.normalize import normalize
@@ -29,12 +26,6 @@ OPENAI_RECORD = {
         {"role": "assistant", "content": "It snows in Oslo."},
     ],
 }
-
-
-def toolcall_script() -> str:
-    """The installed ``toolcall`` console script of this Python."""
-    beside = Path(sys.executable).with_name("toolcall")
-    return str(beside) if beside.exists() else shutil.which("toolcall") or "toolcall"
 
 
 def run_cli(*argv: str) -> int:
