@@ -5,13 +5,15 @@ generates with ``{% generation %}``), the rendered texts of a batch are tokenize
 and the generation blocks' character spans are mapped to the tokens that overlap them. No message or turn is
 re-tokenized.
 
-General path (:mod:`turn_encoder`): any other template, used as it is (:mod:`template_choice` says which path), and
-the conversations of a shipped template whose sidecar says it ``rewrites_history`` where that can matter (more than
-one trained turn, or messages after the last one).
+General path (:mod:`turn_encoder`): any other template, used as it is (:mod:`template_choice` says which path); the
+conversations of a shipped template whose sidecar says it ``rewrites_history`` where that can matter (more than
+one trained turn, or messages after the last one); and those whose whole-text tokenization has a token crossing the
+edge of a generation span (:mod:`span_edges`), which inference never sees.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +26,13 @@ from .control_tokens import ControlTokenTable, check_policy as check_control_pol
 from .gc_pause import collect_young_garbage, gc_paused
 from .own_template import OwnTemplate, TemplateRefused, describe
 from .segment_encoder import DEFAULT_CACHE_TOKENS, SegmentEncoder
+from .span_edges import crosses_edges, with_edge_probes
 from .template_choice import choose_template, detect_template, resolve_for_tokenizer  # noqa: F401 - public here
 from .truncation import EncodedConversation, check_policy as check_truncation_policy, fit
 from .turn_encoder import TurnEncoder, check_history_policy
 from .turn_rows import IGNORE_INDEX
+
+logger = logging.getLogger(__name__)
 
 TRAIN_ON: tuple[str, ...] = ("assistant", "last_assistant")
 GC_PAUSE_ROWS = 512
@@ -138,18 +143,19 @@ class ConversationEncoder:
 
     def _turn_encoder(self, choice: Any, tokenizer: Any, template_kwargs: Mapping[str, Any] | None,
                       stop_tokens: Sequence[str] | None) -> TurnEncoder | None:
-        """The general path's encoder: for every row with the tokenizer's own template, for the rows that need it
-        with a shipped template that rewrites history; None when no row takes it."""
-        if not (choice.own or self.template.rewrites_history):
-            return None
+        """The general path's encoder: for every row with the tokenizer's own template; with a shipped template,
+        for the rows that need it (None, logged, if the template's probes fail: its rows keep the fast path)."""
         try:
             own = OwnTemplate(tokenizer, None if choice.own else self.template,
                               template_kwargs=template_kwargs if choice.own else self.render_kwargs,
                               stop_tokens=stop_tokens if stop_tokens is not None or choice.own
                               else self.template.stop_tokens)
         except TemplateRefused as exc:
-            raise TemplateRefused(f"{exc} (the tokenizer's own chat template, used because {choice.why})"
-                                  if choice.own else f"{exc} (template {self.template.name!r})") from None
+            if not choice.own:
+                logger.warning("template %r: no turn-by-turn path (%s); its rows take the fast path only",
+                               self.template.name, exc)
+                return None
+            raise TemplateRefused(f"{exc} (the tokenizer's own chat template, used because {choice.why})") from None
         return TurnEncoder(own, self.segments, last_only=self.train_on == "last_assistant", history=self.history,
                            max_length=self.max_length, truncation=self.truncation)
 
@@ -158,7 +164,7 @@ class ConversationEncoder:
         history, unless its only trained turn is the last message (rendered then exactly as at inference)."""
         if self.every_row_by_turns:
             return True
-        if self.turns is None:
+        if self.turns is None or not self.template.rewrites_history:
             return False
         if messages[-1].get("role") != "assistant":
             return True
@@ -185,10 +191,15 @@ class ConversationEncoder:
                 continue
             prepared.append(item)
             outcomes[index] = outcome
-        encoded = self.segments.encode([p.text for p in prepared], [p.spans for p in prepared],
+        encoded = self.segments.encode([p.text for p in prepared],
+                                       [with_edge_probes(p.spans, len(p.text)) for p in prepared],
                                        [p.escaped for p in prepared])
         for item, (ids, ranges) in zip(prepared, encoded):
-            self._finish(outcomes[item.index], item, self._labelled(ids, ranges))  # type: ignore[arg-type]
+            if self.turns is not None and crosses_edges(ranges, len(item.spans)):
+                by_turns.append(item)  # a token crosses a prompt / generation edge: assembled turn by turn
+                continue
+            self._finish(outcomes[item.index], item,  # type: ignore[arg-type]
+                         self._labelled(ids, ranges[:len(item.spans)]))
         if by_turns:
             assert self.turns is not None
             self.turns.encode([(p.messages, p.tools, p.escaped, p.plain) for p in by_turns],
@@ -250,7 +261,10 @@ class ConversationEncoder:
             text, spans = self._render(messages, tools, plain)
         except Exception:  # noqa: BLE001 - a shortened conversation the template rejects is not a candidate
             return None
-        return self._labelled(*self.segments.encode([text], [spans], [escaped])[0])
+        ids, ranges = self.segments.encode([text], [with_edge_probes(spans, len(text))], [escaped])[0]
+        if crosses_edges(ranges, len(spans)):
+            return None
+        return self._labelled(ids, ranges[:len(spans)])
 
     def _labelled(self, ids: np.ndarray, ranges: list[tuple[int, int]]) -> EncodedConversation:
         """Labels from the token ranges of the generation blocks (empty blocks are skipped)."""

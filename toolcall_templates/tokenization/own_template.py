@@ -84,7 +84,7 @@ class OwnTemplate:
         self._renderers: dict[tuple[bool, bool], JsonRenderer] = {}
         self.arguments_as_text = self._probe_arguments()
         probe_turns = self._probe_turns()
-        self.end_of_turn_tokens = _end_of_turn_tokens(probe_turns, special_token_strings(tokenizer))
+        self.end_of_turn_tokens = self._end_of_turn_tokens(probe_turns, special_token_strings(tokenizer))
         if stop_tokens is not None:
             self.stop_tokens = checked_stop_tokens(tokenizer, stop_tokens)
         else:
@@ -185,6 +185,44 @@ class OwnTemplate:
                 return turns
         return []
 
+    def _end_of_turn_tokens(self, turns: list[tuple[str, str]], specials: set[str]) -> tuple[str, ...]:
+        """The special token that closes each probe turn, for tokenizers saved without their stop tokens:
+
+        1. the turn's last token (trailing whitespace aside) when it also closes a user message (``<|im_end|>``,
+           ``<|eot_id|>``, ``<turn|>``: a message terminator);
+        2. else the first token of the next message's header, unless the generation prompt starts with it too (GLM:
+           ``<|observation|>`` or ``<|user|>`` are generated, ChatML's ``<|im_start|>`` is not);
+        3. else the turn's last token (gpt-oss ``<|call|>``).
+        """
+        ordered = sorted(specials, key=len, reverse=True)
+
+        def last(text: str) -> str | None:
+            end = text.rstrip()
+            return next((token for token in ordered if end.endswith(token)), None)
+
+        def first(text: str) -> str | None:
+            head = text.lstrip()
+            return next((token for token in ordered if head.startswith(token)), None)
+
+        question = probe_conversation()[:1]
+        try:
+            asked = self.render(question, PROBE_TOOLS, False)
+            prompted = self.render(question, PROBE_TOOLS, True)
+        except Exception:  # noqa: BLE001 - the tools probe rendered the same prompt already
+            asked = prompted = ""
+        terminator = last(asked)
+        header = first(prompted[len(asked):]) if prompted.startswith(asked) else None
+        found: list[str] = []
+        for generated, following in turns:
+            closing, opening = last(generated), first(following)
+            if closing is not None and closing == terminator:
+                found.append(closing)
+            elif opening is not None and opening != header:
+                found.append(opening)
+            elif closing is not None:
+                found.append(closing)
+        return tuple(dict.fromkeys(found))
+
     def _check_probe_turns_stop(self, turns: list[tuple[str, str]]) -> None:
         if not turns:
             raise TemplateRefused("the chat template's generation prompt is not a prefix of any rendered assistant "
@@ -207,22 +245,6 @@ def render_text(spec: ChatTemplate, messages: list[dict[str, Any]], tools: list[
                                      add_generation_prompt=add_generation_prompt,
                                      **{**spec.default_kwargs, **kwargs})
     return texts[0]
-
-
-def _end_of_turn_tokens(turns: list[tuple[str, str]], specials: set[str]) -> tuple[str, ...]:
-    """Special tokens that close the probe's assistant turns: the last token of the generated text (trailing
-    whitespace aside), or, when the text ends in none, the first token of the next message's header."""
-    found: list[str] = []
-    ordered = sorted(specials, key=len, reverse=True)
-    for generated, following in turns:
-        end = generated.rstrip()
-        token = next((s for s in ordered if end.endswith(s)), None)
-        if token is None:
-            head = following.lstrip()
-            token = next((s for s in ordered if head.startswith(s)), None)
-        if token is not None:
-            found.append(token)
-    return tuple(dict.fromkeys(found))
 
 
 def _with_text_arguments(message: dict[str, Any]) -> dict[str, Any]:

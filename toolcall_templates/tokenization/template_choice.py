@@ -47,7 +47,12 @@ def choose_template(template: "str | ChatTemplate | None", tokenizer: Any,
         if not getattr(tokenizer, "chat_template", None):
             raise
         return TemplateChoice(own_chat_template(tokenizer), True, f"no shipped template recognized ({exc})")
-    spec = resolve_for_tokenizer(name, tokenizer)
+    try:
+        spec = resolve_for_tokenizer(name, tokenizer)
+    except ValueError as exc:  # detected, but the tokenizer lacks its tokens: not that model's template
+        if not getattr(tokenizer, "chat_template", None):
+            raise
+        return TemplateChoice(own_chat_template(tokenizer), True, f"the detected template does not fit ({exc})")
     difference = _renders_differently(spec, tokenizer, template_kwargs or {})
     if difference:
         logger.info("using the tokenizer's own chat template: %s", difference)
