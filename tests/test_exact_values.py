@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import run_toolcall
-
 from toolcall_templates import features, load_unified, normalize
 
 # -- random JSON values --------------------------------------------------------------------------------------------
@@ -165,18 +163,6 @@ def test_issue_values_survive_from_list_and_select_flatten_indices():
         arguments = copy[0]["messages"][1]["tool_calls"][0]["function"]["arguments"]
         assert exact(arguments) == exact(TRICKY) and repr(arguments["p"]) == "0.3"
         assert arguments["epsilon"] == 8.854e-12 and str(arguments["neg_zero"]) == "-0.0"
-
-
-def test_a_folder_built_by_the_cli_loads_exactly_with_load_dataset(tmp_path):
-    from datasets import load_dataset
-
-    source = tmp_path / "calls.jsonl"
-    source.write_text(json.dumps(tricky_record()) + "\n", encoding="utf-8")
-    result = run_toolcall("build", "--source", f"calls={source}", "--out", tmp_path / "built")
-    assert result.returncode == 0, result.stderr
-    row = load_dataset(str(tmp_path / "built"), split="train")[0]
-    assert exact(row["messages"][1]["tool_calls"][0]["function"]["arguments"]) == exact(TRICKY)
-    assert repr(row["tools"][0]["function"]["parameters"]["properties"]["epsilon"]["default"]) == "8.854e-12"
 
 
 def test_values_that_are_not_json_are_still_stored_as_datasets_stored_them():

@@ -8,23 +8,14 @@ import json
 import pytest
 
 from conftest import load_tokenizer, run_toolcall
-
-ARGUMENTS = {"epsilon": 8.854e-12, "q": 0.3, "n": 123456789012345678901234567890, "unit": "牛顿"}
+from test_exact_values import TRICKY, tricky_record
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A folder built by the ``toolcall build`` CLI from an OpenAI record (arguments as a JSON string)."""
     folder = tmp_path_factory.mktemp("unified")
-    record = {"messages": [
-        {"role": "user", "content": "Force between two charges?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "coulomb", "arguments": json.dumps(ARGUMENTS)}}]},
-        {"role": "tool", "tool_call_id": "call_1", "content": "{\"force\": 1e-300}"},
-        {"role": "assistant", "content": "About 1e-300 N."}],
-        "tools": [{"type": "function", "function": {"name": "coulomb", "description": "Coulomb force", "parameters": {
-            "type": "object", "properties": {"epsilon": {"type": "number", "default": 8.854e-12}}}}}]}
-    (folder / "calls.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (folder / "calls.jsonl").write_text(json.dumps(tricky_record()) + "\n", encoding="utf-8")
     result = run_toolcall("build", "--source", f"calls={folder / 'calls.jsonl'}", "--out", folder / "built")
     assert result.returncode == 0, result.stderr
     return folder / "built"
@@ -38,10 +29,17 @@ def test_load_unified_is_a_plain_dataset_with_exact_values(built):
     dataset = load_unified(str(built), "calls")
     assert isinstance(dataset, Dataset) and dataset.format["type"] is None  # no transform, no custom format
     row = dataset[0]
-    assert json.dumps(row["messages"][1]["tool_calls"][0]["function"]["arguments"]) == json.dumps(ARGUMENTS)
+    assert json.dumps(row["messages"][1]["tool_calls"][0]["function"]["arguments"]) == json.dumps(TRICKY)
     assert repr(row["tools"][0]["function"]["parameters"]["properties"]["epsilon"]["default"]) == "8.854e-12"
     copy = dataset.map(lambda r: {"meta": {**r["meta"], "checked": True}}).select([0]).flatten_indices()
     assert copy[0]["messages"] == row["messages"] and copy[0]["meta"]["checked"] is True
+
+
+def test_plain_load_dataset_of_the_built_folder_is_exact_too(built):
+    from datasets import load_dataset
+
+    row = load_dataset(str(built), split="train")[0]
+    assert json.dumps(row["messages"][1]["tool_calls"][0]["function"]["arguments"]) == json.dumps(TRICKY)
 
 
 def test_sft_trainer_takes_load_unified_as_it_is_and_trains_on_the_exact_digits(built, tmp_path):
@@ -58,5 +56,5 @@ def test_sft_trainer_takes_load_unified_as_it_is_and_trains_on_the_exact_digits(
     trainer = trl.SFTTrainer(model=transformers.Qwen2ForCausalLM(config), args=args,
                              train_dataset=load_unified(str(built)), processing_class=tokenizer)
     text = tokenizer.decode(trainer.train_dataset[0]["input_ids"])
-    assert '"epsilon": 8.854e-12, "q": 0.3, "n": 123456789012345678901234567890' in text
+    assert json.dumps(TRICKY, ensure_ascii=False) in text  # 8.854e-12, 0.3, -0.0, 5e-324, 10 and 10.0, 2**70, ...
     assert "0.30000000000000004" not in text
