@@ -17,9 +17,9 @@ Values are text. As in vLLM's ``glm45`` parser, a value whose parameter is decla
 text; any other value (every value when no tools are given) is read as JSON, else as a Python literal, else kept as
 text. Unlike vLLM, values and keys are not stripped: the template writes them verbatim.
 
-``strict=False`` (``_lenient.py``) reads model output as serving engines do: a block cut off before ``</tool_call>``
-yields no call and leaves no markup, a block that is not a call (no name) yields no call, text between argument pairs
-is ignored, and the content comes back without surrounding whitespace.
+``strict=False`` (``_lenient.py``) reads model output as vLLM does: a block cut off before ``</tool_call>`` yields no
+call (more arguments may have followed) and leaves no markup, a block that is not a call (no name) yields no call,
+text between argument pairs is ignored, and the content comes back without surrounding whitespace.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ from .qwen_xml import split_reasoning
 
 TAKES_TOOLS = True
 """``parse`` takes ``tools=`` to type values (``parse_assistant`` passes them on)."""
-STOP_TOKENS = ("<|observation|>", "<|user|>", "<|endoftext|>")
+STOP_TOKENS = ("<|observation|>", "<|user|>", "<|endoftext|>", "<|assistant|>", "<|system|>")
+"""Trailing tokens that end a generated turn: GLM-4.5's stop tokens, and the other role tokens the template writes
+inside a generation block when the next message is an assistant or system turn."""
 OPEN_TAG, CLOSE_TAG = "<tool_call>", "</tool_call>"
 KEY_OPEN = "<arg_key>"
 _ARGUMENT = re.compile(r"<arg_key>(.*?)</arg_key>\s*<arg_value>(.*?)</arg_value>", re.DOTALL)
@@ -50,9 +52,12 @@ def parse(text: str, strict: bool = True, *, tools: Sequence[Any] | None = None)
         raise ToolCallParseError(f"generated text must be a string, got {type(text).__name__}")
     reasoning, body = split_reasoning(strip_stop_tokens(text, STOP_TOKENS), opening_tag=True)
     types = ParameterTypes(tools)
+    cut_off = not strict and _unclosed_call(body)
+    if cut_off:  # as vLLM's pattern, a call without its </tool_call> is no call: more arguments may have followed
+        body = body[:body.rfind(OPEN_TAG)]
     found = read_tagged_calls(body, OPEN_TAG, CLOSE_TAG,
                               lambda payload, index: _tool_call(payload, index, types, strict), strict)
-    if strict or found.markup:
+    if strict or found.markup or cut_off:
         content = lenient_content(found.pieces)
     else:  # text as it is, without the newline the template writes before it
         content = body.removeprefix("\n")
@@ -60,6 +65,12 @@ def parse(text: str, strict: bool = True, *, tools: Sequence[Any] | None = None)
     if reasoning:
         turn["reasoning_content"] = reasoning
     return turn
+
+
+def _unclosed_call(body: str) -> bool:
+    """Whether the last ``<tool_call>`` of ``body`` is never closed (generation stopped inside it)."""
+    start = body.rfind(OPEN_TAG)
+    return start >= 0 and body.find(CLOSE_TAG, start) < 0
 
 
 def _tool_call(payload: str, index: int, types: ParameterTypes, strict: bool) -> ToolCall:
