@@ -133,9 +133,11 @@ _HERMES: tuple[Block, ...] = (
 )
 
 # -- ReAct --------------------------------------------------------------------------------------------------------
-_INTRO = (r"(?:(?:Answer\s+the\s+following\s+questions\s+as\s+best\s+(?:as\s+)?you\s+can\.?\s*)?(?:Specifically,\s+)?"
-          r"You\s+have\s+access\s+to\s+the\s+following\s+(?:tools|APIs)\s*[:：]"
-          r"|(?:尽(?:你所能|可能地?)回答以下问题[。.，,]?\s*)?你(?:拥有如下|可以使用以下|可以使用如下)工具\s*[:：])")
+_ACCESS = r"You\s+have\s+access\s+to\s+the\s+following\s+(?:tools|APIs)\s*[:：]"
+_ZH_ACCESS = r"你(?:拥有如下|可以使用以下|可以使用如下)工具\s*[:：]"
+_INTRO = (  # every alternative opens with a literal, so the regex engine can skip ahead to them
+    rf"(?:Answer\s+the\s+following\s+questions\s+as\s+best\s+(?:as\s+)?you\s+can\.?\s*(?:Specifically,\s+)?{_ACCESS}"
+    rf"|Specifically,\s+{_ACCESS}|{_ACCESS}|尽(?:你所能|可能地?)回答以下问题[。.，,]?\s*{_ZH_ACCESS}|{_ZH_ACCESS})")
 _HEADER = (r"(?:Use\s+the\s+following\s+format|Please\s+follow\s+the\s+format\s+below|请按照以下格式进行"
            r"|使用以下格式回答|请(?:严格)?使用以下格式)\s*[:：]")
 _KEYWORD = (r"(?:Question|Thought|Action\s+Input|Action|Observation|Final\s+Answer"
@@ -290,6 +292,19 @@ USER_BLOCKS: dict[str, tuple[Finder, ...]] = {"react": _REACT_USER}
 USER_PIECES: dict[str, tuple[Finder, ...]] = {"toolbench": _TOOLBENCH_USER, "react": _REACT_QUESTION}
 """Pieces of the first user turn that belong to a family's prompt (ToolBench's "Begin!", ReAct's "Question:"),
 removed only when the same family's block was removed from the row's system prompt."""
+
+TRIGGERS: dict[str, re.Pattern] = {
+    "hermes": re.compile(r"function|</?tool|Here are the available tools|Don't make assumptions|# Tools|For each"),
+    "react": re.compile(r"access to the following|工具|format|格式"),
+    "toolbench": re.compile(r"many tools|following APIs"),
+    "glaive": re.compile(r"following functions"),
+    "glm4": re.compile(r"可用工具"),
+    "qwen_agent": re.compile(r"✿"),
+    "llamafactory": re.compile(r"if using a tool"),
+    "llama3": re.compile(r"Given the following functions|respond with JSON|Do not use variables"),
+}
+"""Strings every block of a family contains: a text without any is not searched for that family's blocks (a cheap
+pre-check; the blocks decide)."""
 
 TELLTALES: dict[str, re.Pattern] = {
     "hermes": re.compile(r"</?tools>|</?tool_call>|<tool_response>|function calling AI model"),

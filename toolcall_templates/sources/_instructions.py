@@ -30,7 +30,7 @@ from typing import Any, Iterable
 from ..conversation import ConversationBuilder, assign_call_ids, content_id
 from ..schema import Message, Row
 from ..validation import validate_calls
-from ._instruction_patterns import SYSTEM_BLOCKS, TELLTALES, USER_BLOCKS, USER_PIECES, Finder
+from ._instruction_patterns import SYSTEM_BLOCKS, TELLTALES, TRIGGERS, USER_BLOCKS, USER_PIECES, Finder
 
 OPTION = "keep_format_instructions"
 REMOVED_KEY = "removed_instructions"
@@ -50,10 +50,13 @@ class Span:
     formats: tuple[str, ...]
 
 
-def find_instructions(text: str, blocks: dict[str, tuple[Finder, ...]] = SYSTEM_BLOCKS) -> list[Span]:
-    """The instruction blocks in ``text`` (overlapping finds merged), in order."""
-    found = [Span(start, end, (family,)) for family, finders in blocks.items() for finder in finders
-             for start, end in finder(text) if end > start]
+def find_instructions(text: str, blocks: dict[str, tuple[Finder, ...]] = SYSTEM_BLOCKS,
+                      triggers: dict[str, re.Pattern] = TRIGGERS) -> list[Span]:
+    """The instruction blocks in ``text`` (overlapping finds merged), in order; a family whose trigger the text lacks
+    is not searched."""
+    found = [Span(start, end, (family,)) for family, finders in blocks.items()
+             if family not in triggers or triggers[family].search(text)
+             for finder in finders for start, end in finder(text) if end > start]
     return _merged(found, text)
 
 
@@ -97,9 +100,9 @@ def _plan(messages: list[Message], user_prompt: bool) -> dict[int, list[Span]]:
     first_user = next((i for i, m in enumerate(messages) if m["role"] == "user"), None)
     if user_prompt and first_user is not None:
         cleaned = {f for spans in plan.values() for span in spans for f in span.formats}
-        blocks = {f: USER_BLOCKS.get(f, ()) + (USER_PIECES.get(f, ()) if f in cleaned else ())
-                  for f in {*USER_BLOCKS, *USER_PIECES}}
-        plan[first_user] = find_instructions(messages[first_user]["content"], blocks)
+        text = messages[first_user]["content"]
+        pieces = find_instructions(text, {f: USER_PIECES[f] for f in USER_PIECES if f in cleaned}, triggers={})
+        plan[first_user] = _merged([*find_instructions(text, USER_BLOCKS), *pieces], text)
     return plan
 
 
