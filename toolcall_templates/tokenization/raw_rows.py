@@ -182,8 +182,10 @@ def _has_null_key(value: Any) -> bool:
 
 
 def _same_storage(feature: Any, canonical: Any) -> bool:
-    from datasets import LargeList, List
+    from datasets import Json, LargeList, List
 
+    if isinstance(canonical, Json):
+        return isinstance(feature, Json)  # decoded or not, the stored text is the same
     if isinstance(feature, (List, LargeList)) and isinstance(canonical, (List, LargeList)):
         return _same_storage(feature.feature, canonical.feature)
     if isinstance(feature, dict) and isinstance(canonical, dict):
