@@ -1,6 +1,6 @@
 """Rows that are not canonical, normalized on the fly by ``tokenize_dataset`` and ``tokenize_conversation``.
 
-A dataset whose ``messages`` (and ``tools``) are stored as canonical rows are (``schema.features()``: JSON texts)
+A dataset stored the way canonical rows are (``schema.features()``: messages and tool parameters as JSON texts)
 keeps the fast path of ``tokenize``. Any other dataset (``Dataset.from_list(openai_records)``, ``load_dataset("json",
 ...)`` of ShareGPT files, canonical rows stored without our features) goes through ``normalize`` row by row, with
 the format detected per row as ``normalize(record)`` does; the canonical rows it returns are tokenized exactly like
