@@ -11,7 +11,8 @@ Arrow stores nested Python dicts as structs, and a struct gives every dict every
 struct cannot be told from a missing key, so null-valued keys of struct values are dropped before normalizing (as
 transformers drops the ``None`` keys of messages); a null that was really there (``"default": null``) goes with them.
 ``Json()`` values are not padded and keep their nulls. ``tokenize_conversation`` gets a plain dict and cannot know
-where it came from: it drops the null-valued keys of a row that is not canonical at every depth.
+where it came from: it drops the null-valued keys of a row that is not canonical at every depth (a null anywhere in
+its tools, where padding puts them, makes a row not canonical).
 """
 
 from __future__ import annotations
