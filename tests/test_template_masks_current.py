@@ -130,7 +130,8 @@ def test_apply_chat_template_assistant_masks_agree(name):
                                                 tokenize=True, return_dict=True, return_assistant_tokens_mask=True,
                                                 **kwargs)
             assert tokenizer.decode(out["input_ids"]) == case.official
-            assert out["assistant_masks"] == mask_of(tokenizer, case.official, oracle_spans(name, case.official, kwargs))
+            expected = mask_of(tokenizer, case.official, oracle_spans(name, case.official, kwargs))
+            assert out["assistant_masks"] == expected
 
 
 TURN = [

@@ -121,7 +121,8 @@ def test_text_equals_the_original_on_every_shared_conversation(name, capsys):
                        + (f" (original raises on {len(cases) - len(expressible)})" if len(cases) > len(expressible)
                           else ""))
         bad = next((c for c in expressible if c.ours != c.official), None)
-        assert bad is None, (flag_label(kwargs), bad.row["meta"]["shared_file"], first_difference(bad.ours, bad.official))
+        assert bad is None, (flag_label(kwargs), bad.row["meta"]["shared_file"],
+                             first_difference(bad.ours, bad.official))
         assert len(expressible) > (2000 if not kwargs else 250)
     _report(f"{name} vs trl/chat_templates/{CURRENT[name]}: " + "; ".join(results), capsys)
 
@@ -136,8 +137,8 @@ def test_random_conversations_and_generation_prompts_equal_the_original(name, ca
         kwargs = FLAGS[name][index % len(FLAGS[name])]
         for add_generation_prompt in (False, True):
             try:
-                expected = render_source(trl_original(name), messages, tools, add_generation_prompt=add_generation_prompt,
-                                         **kwargs)
+                expected = render_source(trl_original(name), messages, tools,
+                                         add_generation_prompt=add_generation_prompt, **kwargs)
             except (TemplateError, TypeError):
                 continue
             ours = render(name, messages, tools, add_generation_prompt=add_generation_prompt, **kwargs)[0]

@@ -17,9 +17,10 @@ Values are text. As in vLLM's ``glm45`` parser, a value whose parameter is decla
 text; any other value (every value when no tools are given) is read as JSON, else as a Python literal, else kept as
 text. Unlike vLLM, values and keys are not stripped: the template writes them verbatim.
 
-``strict=False`` (``_lenient.py``) reads model output as vLLM does: a block cut off before ``</tool_call>`` yields no
-call (more arguments may have followed) and leaves no markup, a block that is not a call (no name) yields no call,
-text between argument pairs is ignored, and the content comes back without surrounding whitespace.
+``strict=False`` (``_lenient.py``) reads model output as vLLM does: a think block never closed is all reasoning, a
+block cut off before ``</tool_call>`` yields no call (more arguments may have followed) and leaves no markup, a block
+that is not a call (no name) yields no call, text between argument pairs is ignored, and the content comes back
+without surrounding whitespace.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def parse(text: str, strict: bool = True, *, tools: Sequence[Any] | None = None)
     malformed call. ``tools`` (the conversation's tool definitions) type the argument values."""
     if not isinstance(text, str):
         raise ToolCallParseError(f"generated text must be a string, got {type(text).__name__}")
-    reasoning, body = split_reasoning(strip_stop_tokens(text, STOP_TOKENS), opening_tag=True)
+    reasoning, body = split_reasoning(strip_stop_tokens(text, STOP_TOKENS), opening_tag=True, strict=strict)
     types = ParameterTypes(tools)
     cut_off = not strict and _unclosed_call(body)
     if cut_off:  # as vLLM's pattern, a call without its </tool_call> is no call: more arguments may have followed

@@ -25,9 +25,10 @@ declare (every parameter when no tools are given), stays text. Qwen3.5 writes Py
 a non-string type it reads back as None.
 
 ``strict=False`` (``_lenient.py``) reads model output as vLLM does: a leading ``<think>`` is dropped from the
-reasoning, a block cut off before ``</function>`` yields no call and leaves no markup, a block missing only
-``</tool_call>`` or a parameter missing ``</parameter>`` still counts, a bare ``<function=...>...</function>``
-without ``<tool_call>`` is read as a call, and the content comes back without surrounding whitespace.
+reasoning (and a block it opens that is never closed is all reasoning), a block cut off before ``</function>`` yields
+no call and leaves no markup, a block missing only ``</tool_call>`` or a parameter missing ``</parameter>`` still
+counts, a bare ``<function=...>...</function>`` without ``<tool_call>`` is read as a call, and the content comes back
+without surrounding whitespace.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any
 
 from ..schema import ToolCall
 from . import ParsedTurn, ToolCallParseError
-from ._lenient import lenient_content, read_tagged_calls, tagged_blocks
+from ._lenient import lenient_content, partial_tag_at_end, read_tagged_calls, tagged_blocks
 from ._parameter_types import NOT_A_LITERAL, UNDECLARED, ParameterTypes, decode_literal
 from .qwen import strip_stop_tokens
 
@@ -61,7 +62,7 @@ def parse(text: str, strict: bool = True, *, tools: Sequence[Any] | None = None)
     malformed call. ``tools`` (the conversation's tool definitions) type the argument values."""
     if not isinstance(text, str):
         raise ToolCallParseError(f"generated text must be a string, got {type(text).__name__}")
-    reasoning, body = split_reasoning(strip_stop_tokens(text, STOP_TOKENS), opening_tag=not strict)
+    reasoning, body = split_reasoning(strip_stop_tokens(text, STOP_TOKENS), opening_tag=not strict, strict=strict)
     types = ParameterTypes(tools)
     found = read_tagged_calls(body, OPEN_TAG, CLOSE_TAG,
                               lambda payload, index: _tool_call(payload, index, types, strict), strict)
@@ -77,11 +78,18 @@ def parse(text: str, strict: bool = True, *, tools: Sequence[Any] | None = None)
     return turn
 
 
-def split_reasoning(text: str, opening_tag: bool) -> tuple[str | None, str]:
+def split_reasoning(text: str, opening_tag: bool, strict: bool = True) -> tuple[str | None, str]:
     """``(reasoning, rest)``: the text before a ``</think>``, stripped, and the text after it; ``(None, text)`` when
-    there is no ``</think>``. ``opening_tag``: a leading ``<think>`` opens the block (it is not reasoning)."""
+    there is no ``</think>``. ``opening_tag``: a leading ``<think>`` opens the block (it is not reasoning). Lenient
+    (``strict=False``): a think tag cut off at the end is dropped, and a block opened by ``<think>`` but never closed
+    (generation stopped while reasoning) is all reasoning."""
+    if not strict:
+        text = text[:len(text) - (partial_tag_at_end(text, THINK_CLOSE) or partial_tag_at_end(text, THINK_OPEN))]
     end = text.find(THINK_CLOSE)
     if end < 0:
+        opened = text.lstrip()
+        if not strict and opening_tag and opened.startswith(THINK_OPEN):
+            return opened[len(THINK_OPEN):].strip(), ""
         return None, text
     reasoning = text[:end].strip()
     if opening_tag and reasoning.startswith(THINK_OPEN):
