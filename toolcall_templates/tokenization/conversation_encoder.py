@@ -5,10 +5,9 @@ generates with ``{% generation %}``), the rendered texts of a batch are tokenize
 and the generation blocks' character spans are mapped to the tokens that overlap them. No message or turn is
 re-tokenized.
 
-General path (:mod:`turn_encoder`): any other template, used as it is (:mod:`template_choice` says which path); the
-conversations of a shipped template whose sidecar says it ``rewrites_history`` where that can matter (more than
-one trained turn, or messages after the last one); and those whose whole-text tokenization has a token crossing the
-edge of a generation span (:mod:`span_edges`), which inference never sees.
+General path (:mod:`turn_encoder`): any other template, used as it is (:mod:`template_choice` says which path); a
+shipped template whose sidecar says it ``rewrites_history``; and the conversations whose whole-text tokenization has
+a token crossing the edge of a generation span (:mod:`span_edges`), which inference never sees.
 """
 
 from __future__ import annotations
@@ -146,8 +145,7 @@ class ConversationEncoder:
         """The general path's encoder: for every row with the tokenizer's own template; with a shipped template,
         for the rows that need it (None, logged, if the template's probes fail: its rows keep the fast path)."""
         try:
-            own = OwnTemplate(tokenizer, None if choice.own else self.template,
-                              template_kwargs=template_kwargs if choice.own else self.render_kwargs,
+            own = OwnTemplate(tokenizer, None if choice.own else self.template, template_kwargs=template_kwargs,
                               stop_tokens=stop_tokens if stop_tokens is not None or choice.own
                               else self.template.stop_tokens)
         except TemplateRefused as exc:
@@ -159,27 +157,24 @@ class ConversationEncoder:
         return TurnEncoder(own, self.segments, last_only=self.train_on == "last_assistant", history=self.history,
                            max_length=self.max_length, truncation=self.truncation)
 
-    def _by_turns(self, messages: list[dict[str, Any]]) -> bool:
-        """Whether a row takes the general path: always with an own template; with a shipped template that rewrites
-        history, unless its only trained turn is the last message (rendered then exactly as at inference)."""
-        if self.every_row_by_turns:
-            return True
-        if self.turns is None or not self.template.rewrites_history:
-            return False
-        if messages[-1].get("role") != "assistant":
-            return True
-        return self.train_on != "last_assistant" and sum(m.get("role") == "assistant" for m in messages) > 1
+    def _by_turns(self) -> bool:
+        """Whether rows take the general path: with an own template, and with a shipped template that rewrites
+        history (its generation prompt may not even be where a turn starts: Qwen3.5's no-think prompt closes an empty
+        think block that a turn with reasoning does not have). Other shipped templates render every turn in history
+        as at inference, and their generation prompt is by construction where each generation block starts."""
+        return self.every_row_by_turns or (self.turns is not None and bool(self.template.rewrites_history))
 
     def _encode_rows(self, rows: Sequence[Any], plain_json: bool, screened: Sequence[bool]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(rows)
         prepared: list[_Prepared] = []
         by_turns: list[_Prepared] = []
+        by_turns_only = self._by_turns()
         for index, row in enumerate(rows):
             outcome, item = self._prepare(index, row, plain_json, screened[index])
             if item is None:
                 outcomes[index] = outcome
                 continue
-            if self._by_turns(item.messages):
+            if by_turns_only:
                 by_turns.append(item)
                 outcomes[index] = outcome
                 continue

@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..render_environment import is_shipped_source
 from ..templates import ChatTemplate, JsonRenderer, is_plain_json
 from .stop_tokens import checked_stop_tokens, configured_stop_tokens, special_token_strings
 
@@ -132,8 +133,9 @@ class OwnTemplate:
 
     # -- probes ------------------------------------------------------------------------------------------------
     def _probe_arguments(self) -> bool:
-        """Whether tool-call arguments must be JSON text (the template fails on, or prints the repr of, a mapping);
-        refuses a template that ignores ``tools=`` or renders no tool call at all."""
+        """Whether tool-call arguments must be JSON text (the template fails on, or prints the repr of, a mapping;
+        never for a shipped template, whose spelling is by design); refuses a template that ignores ``tools=`` or
+        renders no tool call at all."""
         question = probe_conversation()[:1]
         try:
             with_tools = self.render(question, PROBE_TOOLS, True)
@@ -151,9 +153,9 @@ class OwnTemplate:
             except Exception as exc:  # noqa: BLE001
                 failures.append(f"as {'JSON text' if as_text else 'a mapping'}: {describe(exc)}")
                 continue
-            if repr(PROBE_ARGUMENTS) in text:
+            if repr(PROBE_ARGUMENTS) in text and not is_shipped_source(self.spec.source):
                 failures.append(f"as a mapping: it prints the Python repr {PROBE_ARGUMENTS!r}")
-            elif text.count(PROBE_TOOL) > with_tools.count(PROBE_TOOL):
+            elif text.count(PROBE_TOOL) > with_tools.count(PROBE_TOOL) or is_shipped_source(self.spec.source):
                 return as_text
             else:
                 failures.append(f"as {'JSON text' if as_text else 'a mapping'}: the call does not appear in the text")
