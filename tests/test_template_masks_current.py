@@ -16,6 +16,7 @@ stop token is generated: ``<|im_end|>`` for ChatML, the next role token for GLM-
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import groupby
 from typing import Any
 
 import pytest
@@ -170,14 +171,8 @@ def test_trained_tokens_of_a_known_conversation(name):
     kwargs = {"add_stop_token": True} if name == "glm4.5" else {}
     out = tokenizer.apply_chat_template(TURN, tools=TOOLS, chat_template=get_template(name).source, tokenize=True,
                                         return_dict=True, return_assistant_tokens_mask=True, **kwargs)
-    runs, current = [], []
-    for token, trained in zip(out["input_ids"], out["assistant_masks"]):
-        if trained:
-            current.append(token)
-        elif current:
-            runs.append(current)
-            current = []
-    runs += [current] if current else []
+    pairs = zip(out["input_ids"], out["assistant_masks"])
+    runs = [[token for token, _ in run] for trained, run in groupby(pairs, key=lambda pair: pair[1]) if trained]
     assert [tokenizer.decode(run) for run in runs] == EXPECTED_TRAINED[name]
 
 

@@ -17,7 +17,6 @@ import copy
 import json
 import random
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import pytest
 from jinja2.exceptions import TemplateError
 
-from test_template_parity import FUZZ_TEXTS, random_conversation, render_source, shared_rows, tools_of
+from test_template_parity import Case, FUZZ_TEXTS, random_conversation, render_source, shared_rows, tools_of
 from toolcall_templates.resources import resource_path
 from toolcall_templates.templates import get_template, list_templates, render
 
@@ -62,15 +61,6 @@ def trl_original(name: str) -> str:
 
 def flag_label(kwargs: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in kwargs.items()) or "defaults"
-
-
-@dataclass
-class Case:
-    row: dict
-    skip_reason: str | None
-    official: str | None
-    ours: str | None
-    spans: list[tuple[int, int]]
 
 
 def _case(name: str, row: dict, kwargs: dict[str, Any]) -> Case:
