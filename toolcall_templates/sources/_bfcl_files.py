@@ -5,6 +5,7 @@ Accepted layouts: a folder with ``question/`` + ``possible_answer/`` + ``multi_t
 the upstream ``bfcl_eval/data/`` folder (``BFCL_v4_*.json`` at the top next to ``possible_answer/`` and
 ``multi_turn_func_doc/``), or one question file (its answers and docs are looked up next to it or one level up).
 Files that cannot be found are simply not joined; ``to_row`` then names what is missing.
+``is_bfcl_data`` recognizes these layouts, so that a build reads them as one BFCL source without ``--format``.
 """
 
 from __future__ import annotations
