@@ -28,6 +28,12 @@ WRITER = "toolcall-templates"
 
 logger = logging.getLogger(__name__)
 
+HELP = (f"--out may be a new or empty folder, or an earlier output of toolcall (it holds {MANIFEST_NAME}), which is "
+        "replaced atomically: only the files that output wrote are removed, files others added are kept. Any other "
+        "existing folder is refused unless --overwrite (its files are kept, those at paths the output writes are "
+        "replaced). A folder that is, contains or lies inside an input is always refused.")
+"""The rules above, for the ``--help`` of the commands that write an output folder."""
+
 
 class OutputRefused(ValueError):
     """The output path may not be written (it is an input, or holds files this program did not write)."""

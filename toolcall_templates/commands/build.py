@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 from ..build.builder import NothingBuilt, SourceSpec, build_dataset, spec_from_cli
@@ -12,30 +14,32 @@ from ..build.dataset_info import expand_sources
 from ..build.options import parse_option, with_option
 from ..build.readers import SourceError
 from ..build.recipe import example_sources, load_recipe
-from ..output_dir import MANIFEST_NAME
+from ..output_dir import HELP as OUTPUT_HELP
 from ..sources import list_formats
 
 EXIT_CODES = ("Exit codes: 0 built; 1 nothing usable (every record empty, unreadable, rejected or duplicate: nothing "
               "is written); 2 bad options or input (unreadable source, unknown option, refused --out). Errors are "
               "one line on stderr; a failed run leaves no partial folder and an earlier output as it was.")
-OUT_RULE = (f"--out may be a new or empty folder, or an earlier output of toolcall (it holds {MANIFEST_NAME}), which "
-            "is replaced atomically: only the files that output wrote are removed, files others added are kept. Any "
-            "other existing folder is refused unless --overwrite (its files are kept, those at paths the output "
-            "writes are replaced). A folder that is, contains or lies inside an input is always refused.")
+FOLDERS = ("A LLaMA-Factory data folder (or its dataset_info.json) is read through dataset_info.json: each registered "
+           "sharegpt dataset with tool data becomes a config named after its entry, with its columns and tags; "
+           "unregistered files are not read. CONFIG=FOLDER:ENTRY reads one entry into config CONFIG. A BFCL data "
+           "folder (question/ or BFCL_v*_*.json, possible_answer/, multi_turn_func_doc/) is one bfcl source: answers "
+           "and docs are joined, not counted as records.")
+
+
+def paragraphs(*texts: str) -> str:
+    """Help text of several paragraphs, each wrapped to the terminal (for ``RawDescriptionHelpFormatter``)."""
+    width = min(shutil.get_terminal_size().columns, 120) - 2
+    return "\n\n".join(textwrap.fill(text, width) for text in texts)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "build", help="build the unified dataset folder", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Normalize tool-calling sources into one canonical dataset folder (parquet per config, "
-                    "README.md card, build_report.json, rejects/). With no --source/--recipe, builds the bundled "
-                    "examples into ./toolcall-unified.\n\n"
-                    "A LLaMA-Factory data folder (or its dataset_info.json) is read through dataset_info.json: each "
-                    "registered sharegpt dataset with tool data becomes a config named after its entry, with its "
-                    "columns and tags; unregistered files are not read. CONFIG=FOLDER:ENTRY reads one entry into "
-                    "config CONFIG. A BFCL data folder (question/ or BFCL_v*_*.json, possible_answer/, "
-                    "multi_turn_func_doc/) is one bfcl source: answers and docs are joined, not counted as records."
-                    f"\n\n{OUT_RULE}\n\n{EXIT_CODES}")
+        description=paragraphs(
+            "Normalize tool-calling sources into one canonical dataset folder (parquet per config, README.md card, "
+            "build_report.json, rejects/). With no --source/--recipe, builds the bundled examples into "
+            "./toolcall-unified.", FOLDERS, OUTPUT_HELP, EXIT_CODES))
     parser.add_argument("--source", action="append", default=[], metavar="CONFIG=PATH",
                         help="a source: local file/folder (FOLDER:ENTRY for one LLaMA-Factory dataset) or Hub "
                              "dataset id (repeatable)")

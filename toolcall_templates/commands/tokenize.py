@@ -23,9 +23,11 @@ from typing import Any
 
 from ..build.builder import NothingBuilt
 from ..build.readers import SourceError
+from ..output_dir import HELP as OUTPUT_HELP
 from ..output_dir import check_output, manifest_files, staged_output
 from ..sources import list_formats
 from ..tokenization.control_tokens import CONTROL_TOKEN_POLICIES
+from .build import paragraphs
 from ..tokenization.conversation_encoder import TRAIN_ON
 from ..templates import list_templates
 from ..tokenization.truncation import TRUNCATION_POLICIES
@@ -42,15 +44,12 @@ class NothingKept(RuntimeError):
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "tokenize", help="tokenize a dataset folder with exact label masks",
-        description="Tokenize the canonical rows of a dataset folder (as written by `toolcall build`), or raw "
-                    "sources normalized on the way, into input_ids / attention_mask / labels, and write the result "
-                    "with a JSON report of counts and drops.\n\n"
-                    f"--out may be a new or empty folder, or an earlier output of toolcall, replaced atomically (only "
-                    "the files it wrote are removed). Any other existing folder is refused unless --overwrite (its "
-                    "files are kept, those at paths the output writes are replaced); a folder that is, contains or "
-                    "lies inside --in or a local --tokenizer is always refused.\n\n"
-                    "Exit codes: 0 written; 1 every row dropped or rejected (nothing is written); 2 bad options or "
-                    "input (refused --out, unreadable input or tokenizer).",
+        description=paragraphs(
+            "Tokenize the canonical rows of a dataset folder (as written by `toolcall build`), or raw sources "
+            "normalized on the way, into input_ids / attention_mask / labels, and write the result with a JSON report "
+            "of counts and drops.", OUTPUT_HELP + " Inputs are --in and a local --tokenizer.",
+            "Exit codes: 0 written; 1 every row dropped or rejected (nothing is written); 2 bad options or input "
+            "(refused --out, unreadable input or tokenizer)."),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--in", dest="input", required=True, metavar="PATH",
                         help="dataset folder (data/<config>/*.parquet), a canonical parquet file, or raw source "
