@@ -126,9 +126,9 @@ def _inputs(args: argparse.Namespace) -> list[str]:
 
 
 def is_built_input(path: Path) -> bool:
-    """A folder written by ``toolcall build`` (``data/``), or a parquet file of canonical rows."""
+    """A folder written by ``toolcall build`` (``data/<config>/*.parquet``), or a parquet file of canonical rows."""
     if path.is_dir():
-        return (path / "data").is_dir() or (path / "build_report.json").is_file()
+        return (path / "build_report.json").is_file() or next(path.glob("data/*/*.parquet"), None) is not None
     if path.suffix != ".parquet":
         return False
     import pyarrow.parquet as pq
