@@ -194,11 +194,13 @@ def test_glm45_stop_token_after_a_final_assistant_turn():
 
 # ---------------------------------------------------------------- tokenization ------------------------------------
 @pytest.mark.parametrize("name", sorted(CURRENT))
-def test_tokenize_dataset_takes_the_fast_path_and_labels_equal_the_oracle(name, monkeypatch, capsys):
+def test_tokenize_dataset_renders_outside_the_sandbox_and_labels_equal_the_oracle(name, monkeypatch, capsys):
     """``tokenize_dataset`` renders these templates outside transformers' sandbox (the sandbox is made to fail here)
-    and encodes them with the segment cache; its labels are the oracle's. Conversations whose trained turns are all
-    rendered as at inference take this path: all of them for templates that do not rewrite history, the ones whose
-    only trained turn is the final message otherwise (the rest take the per-turn path, see the history tests)."""
+    and encodes the texts with its segment cache. A conversation that one row holds exactly (every one for a template
+    that rewrites no history, and those whose turns chain exactly otherwise) has the ids of its render and the
+    oracle's labels. The others become one row per turn (``history="split"``, see the history tests)."""
+    from collections import Counter
+
     from datasets import Dataset
 
     import transformers.utils.chat_template_utils as chat_template_utils
@@ -209,26 +211,49 @@ def test_tokenize_dataset_takes_the_fast_path_and_labels_equal_the_oracle(name, 
         raise AssertionError("the sandbox renderer was used")
 
     spec = get_template(name)
-    cases = [c for c in current_cases(name) if c.skip_reason is None and not ambiguous(c.row)
-             and c.row["messages"][-1]["role"] == "assistant"
-             and (not spec.rewrites_history or sum(m["role"] == "assistant" for m in c.row["messages"]) == 1)][::5]
-    assert len(cases) > 100
+    cases = {c.row["id"]: c for c in current_cases(name) if c.skip_reason is None and not ambiguous(c.row)
+             and c.row["messages"][-1]["role"] == "assistant"}
+    sample = list(cases.values())[::5]
     tokenizer = stand_in_for(name)
     monkeypatch.setattr(chat_template_utils, "_render_with_assistant_indices", sandbox_used)
     monkeypatch.setattr(chat_template_utils, "render_jinja_template", sandbox_used)
-    kwargs = {spec.stop_token_kwarg: True} if spec.stop_token_kwarg else {}
-    dataset = Dataset.from_list([c.row for c in cases], features=features())
-    tokenized, report = tokenize_dataset(dataset, tokenizer, name, return_report=True, desc=None)
-    assert len(tokenized) == len(cases), report
-    for case, row in zip(cases, tokenized):
-        text = case.official + (("<|observation|>" if case.row["messages"][-1].get("tool_calls") else "<|user|>")
-                                if kwargs else "")
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        mask = mask_of(tokenizer, text, oracle_spans(name, text, {}))
-        assert row["input_ids"] == ids
-        assert row["labels"] == [i if m else -100 for i, m in zip(ids, mask)]
+    dataset = Dataset.from_list([c.row for c in sample], features=features())
+    tokenized, report = tokenize_dataset(dataset, tokenizer, name, return_report=True, keep_columns=["id"], desc=None)
+    assert set(report.dropped) <= {"control_token", "prompt_mismatch"}, report
+    rows_per_id = Counter(tokenized["id"])
+    compared = 0
+    for row in tokenized:
+        case = cases[row["id"]]
+        messages = case.row["messages"]
+        turns = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+        if rows_per_id[row["id"]] > 1 or (spec.rewrites_history and len(turns) > 1):
+            continue
+        stop = ("<|observation|>" if messages[-1].get("tool_calls") else "<|user|>") if spec.stop_token_kwarg else ""
+        text = case.official + stop
+        if spec.rewrites_history:  # per-turn path: the inference prompt's ids, then the generated ids
+            prompt = render_source(trl_original(name), messages[:turns[0]], tools_of(case.row),
+                                   add_generation_prompt=True)
+            ids, labels = _prompt_then_generated(tokenizer, prompt, text[len(prompt):], spec.stop_tokens)
+        else:  # fast path: the render's ids, labels on the generation spans
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            labels = [i if m else -100 for i, m in zip(ids, mask_of(tokenizer, text, oracle_spans(name, text, {})))]
+        assert (row["input_ids"], row["labels"]) == (ids, labels), row["id"]
+        compared += 1
+    split = sum(count > 1 for count in rows_per_id.values())
     with capsys.disabled():
-        print(f"\n[tokenize] {name} fast path: {len(cases)}/{len(cases)} rows equal the oracle", end="")
+        print(f"\n[tokenize] {name}: {compared}/{compared} conversations compared equal the oracle, {split} split "
+              f"into per-turn rows, dropped {dict(report.dropped)}", end="")
+    assert compared > 100
+
+
+def _prompt_then_generated(tokenizer, prompt: str, rest: str, stops: tuple[str, ...]) -> tuple[list[int], list[int]]:
+    """Ids and labels of one turn as the model sees it: the prompt's ids, then the rest's, trained through the first
+    stop token."""
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    rest_ids = tokenizer(rest, add_special_tokens=False)["input_ids"]
+    stop_ids = set(tokenizer.convert_tokens_to_ids(list(stops)))
+    end = next(i for i, token in enumerate(rest_ids) if token in stop_ids) + 1
+    return prompt_ids + rest_ids, [-100] * len(prompt_ids) + rest_ids[:end] + [-100] * (len(rest_ids) - end)
 
 
 # ---------------------------------------------------------------- history ----------------------------------------
@@ -277,22 +302,28 @@ def test_every_inference_prompt_is_a_prefix_of_the_full_render(name):
     assert checked > 1500
 
 
+LONG_ANSWER = "It is 18C in Paris today, with a light breeze from the west and clear skies all afternoon."
+
+
+@pytest.mark.parametrize("answer", ["It is 18C.", LONG_ANSWER], ids=["short answer", "long answer"])
 @pytest.mark.parametrize("name", sorted(REWRITES))
-def test_tokenization_trains_each_turn_on_what_the_model_saw(name):
+def test_tokenization_trains_each_turn_on_what_the_model_saw(name, answer):
     """Where history is rewritten, a conversation becomes one row per turn the model saw differently: the first turn
     is trained with its reasoning, in a row that ends with it; the second row's prompt is what the model was given
-    then, without the first turn's reasoning."""
+    then, without the first turn's reasoning. (A GLM turn's end is found again in the rewritten render; a short
+    answer after dropped reasoning is the hard case.)"""
     from toolcall_templates.tokenization.tokenize import tokenize_conversation_rows
 
+    messages = [*HISTORY[:1], {**HISTORY[1], "content": answer}, *HISTORY[2:]]
     tokenizer = stand_in_for(name)
     kwargs = REWRITES[name]
-    rows = tokenize_conversation_rows({"messages": HISTORY, "tools": None}, tokenizer, name, template_kwargs=kwargs)
+    rows = tokenize_conversation_rows({"messages": messages, "tools": None}, tokenizer, name, template_kwargs=kwargs)
     assert len(rows) == 2
     first, second = (tokenizer.decode(row["input_ids"]) for row in rows)
     trained = [tokenizer.decode([i for i in row["labels"] if i != -100]) for row in rows]
-    assert "Recall the forecast." in trained[0] and "It is 18C." in trained[0]
+    assert "Recall the forecast." in trained[0] and answer in trained[0]
     spec = get_template(name)
     stop = {spec.stop_token_kwarg: True} if spec.stop_token_kwarg else {}
-    assert first == render(name, HISTORY[:2], None, **kwargs, **stop)[0].removesuffix("\n")
-    assert second.startswith(render(name, HISTORY[:3], None, add_generation_prompt=True, **kwargs)[0])
+    assert first == render(name, messages[:2], None, **kwargs, **stop)[0].removesuffix("\n")
+    assert second.startswith(render(name, messages[:3], None, add_generation_prompt=True, **kwargs)[0])
     assert "Recall the forecast." not in second and "Recall tomorrow's forecast." in trained[1]
