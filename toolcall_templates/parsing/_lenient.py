@@ -7,19 +7,24 @@ mode for checking training data, where ``parse(render(turn)) == turn``.
 never raises on a string. Every family follows the same rules:
 
 - A call cut off by the end of the text (``max_tokens``: no closing tag, a JSON value never closed, a tag itself cut
-  off) yields no call, and none of its markup reaches ``content``. Complete calls before it are kept. A call whose
-  payload is complete but whose closing tag is missing is kept, as vLLM's and SGLang's Hermes parsers keep it.
+  off) yields no call, and none of its markup reaches ``content``. Complete calls before it are kept. A JSON call
+  whose payload is complete (its value closed) but whose closing tag is missing is kept, as vLLM's and SGLang's
+  Hermes parsers keep it; where a payload cannot tell it is complete (XML parameters), a missing closing tag means
+  cut off.
 - A complete call whose payload is not a valid call (not JSON, no name, arguments that are not an object) yields
   no call. In a tagged format (``<tool_call>``, ``<function_call>``) the whole tag is dropped, as SGLang drops it; in
   an untagged one the text comes back as content, as vLLM's ``llama3_json`` parser returns it.
 - A closing tag without its opening tag is dropped.
 - When the text held call markup, the content comes back without surrounding whitespace (SGLang's
   ``normal_text.strip()``). Text without any call markup comes back as it is.
+- A reasoning block the text opens and never closes is all reasoning (generation stopped while thinking).
 
-The helpers here: :func:`attempt` (run a strict step, or get None in lenient mode), :func:`tagged_blocks` (split
-text at ``OPEN ... CLOSE`` tags, an unclosed last block included), :func:`json_prefix` (a complete JSON value at the
-start of a text, and what follows it), :func:`is_cut_off_json` (a JSON value the end of the text cuts off) and
-:func:`partial_tag_at_end` (a tag cut off at the end of the text).
+The helpers here: :func:`read_tagged_calls` (the calls of ``OPEN payload CLOSE`` blocks in both modes, with the text
+around them) and :func:`lenient_content` (that text as content); :func:`attempt` (run a strict step, or get None in
+lenient mode); :func:`tagged_blocks` (split text at the tags, an unclosed last block included); :func:`json_prefix`
+(a complete JSON value at the start of a text, and what follows it); :func:`is_cut_off_json` (a JSON value the end
+of the text cuts off); :func:`partial_tag_at_end` (a tag cut off at the end of the text); :func:`cut_off_reasoning`
+(a reasoning block never closed).
 """
 
 from __future__ import annotations
