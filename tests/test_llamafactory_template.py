@@ -162,3 +162,43 @@ def test_installing_on_qwen25_and_apply_chat_template():
     text, ids, mask = our_encoding(row["messages"], tools_of(row))
     assert out["input_ids"] == ids and out["assistant_masks"] == mask
     assert pytest.approx(0.0) != sum(mask)
+
+
+def test_tokenize_dataset_gives_llamafactorys_ids_and_labels(monkeypatch, capsys):
+    """``tokenize_dataset`` with this template (rendered outside the sandbox, which is made to fail here; segment
+    cache) gives LLaMA-Factory's own ids and labels, but for the ``\\n`` LLaMA-Factory trains after text turns (every
+    fifth shared conversation)."""
+    import copy
+
+    from datasets import Dataset
+
+    import transformers.utils.chat_template_utils as chat_template_utils
+    from toolcall_templates import tokenize_dataset
+    from toolcall_templates.schema import features
+
+    def sandbox_used(*args, **kwargs):
+        raise AssertionError("the sandbox renderer was used")
+
+    expected = {}
+    for row in shared_rows()[::5]:
+        record = sharegpt_record(row)
+        try:
+            encoded = oracle().encode(record) if record else None
+        except Inexpressible:
+            continue
+        if encoded is not None and row["messages"][-1]["role"] == "assistant":
+            expected[row["id"]] = (row, encoded)
+    monkeypatch.setattr(chat_template_utils, "_render_with_assistant_indices", sandbox_used)
+    monkeypatch.setattr(chat_template_utils, "render_jinja_template", sandbox_used)
+    dataset = Dataset.from_list([row for row, _ in expected.values()], features=features())
+    tokenized, report = tokenize_dataset(dataset, copy.deepcopy(load_tokenizer("qwen2.5")), NAME, return_report=True,
+                                         keep_columns=["id"], desc=None)
+    assert set(report.dropped) <= {"control_token"}, report
+    for out in tokenized:
+        encoded = expected[out["id"]][1]
+        assert out["input_ids"] == encoded.input_ids
+        assert out["labels"] == labels_without_turn_newlines(encoded.input_ids, encoded.labels)
+    with capsys.disabled():
+        print(f"\n[llamafactory] tokenize_dataset: {len(tokenized)}/{len(tokenized)} rows with LLaMA-Factory's ids and "
+              f"labels, dropped {dict(report.dropped)}", end="")
+    assert len(tokenized) > 400
