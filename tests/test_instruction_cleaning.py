@@ -164,6 +164,11 @@ def test_glaive_v1_preamble_is_removed_with_its_schemas():
     "You are a helpful assistant that answers in JSON. Here's the json schema you must adhere to:\n<schema>\n"
     "{'type': 'object'}\n</schema>\n",
     "Don't make assumptions about what values to use with functions. Ask for clarification if a request is ambiguous.",
+    # the OpenAI cookbook's prompt shares a sentence with Hermes' block: on its own it is the author's instruction
+    "Don't make assumptions about what values to plug into functions. Ask for clarification if a user request is "
+    "ambiguous.",
+    "Here are the available tools: the weather service and the map. You may call one or more functions to assist "
+    "with the user query.",
 ])
 def test_author_instructions_are_kept_verbatim(system):
     row = normalize(openai_record(system))

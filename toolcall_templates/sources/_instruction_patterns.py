@@ -116,19 +116,21 @@ _HERMES: tuple[Block, ...] = (
     _block(_words("You are a function calling AI model.")),
     _block(_words("You are a function calling AI agent with self-recursion.")),
     _block(_words("You are provided with function signatures within") + r"\s*<tools>\s*</tools>(?:\s*XML\s+tags)?\s*[.:]?"),
-    _block(_words("You may call one or more functions to assist with the user query.")),
-    _block(_words("Don't make assumptions about what values to plug into")
-           + r"\s+(?:functions|function\s+arguments|json\s+schema)\s*\."),
-    _block(_words("If available tools are not relevant in assisting with user query, just respond in natural "
-                  "conversational language.")),
     _block(_words("After calling & executing the functions, you will be provided with function results within")
            + r"\s*<tool_response>\s*</tool_response>\s*XML\s+tags\s*\.?"),
-    _block(_words("Here are the available tools:")),
     _block(r"<(tools|functions)>[\s\S]*?</\1>"),  # a tool listing (the row declares its tools)
     _block(_words("Use the following pydantic model json schema for each tool call you will make:"), values_after=True),
     # "For each function call, return ... :" and the <tool_call> example that follows it (Hermes, Qwen, GLM-4.5)
     _block(r"For\s+each\s+(?:extraction\s+)?function\s+call\b[^\n]*\n\s*<tool_call>[\s\S]*?</tool_call>"),
     _tag_sentences,  # any sentence spelling an empty tag pair, with the example block its colon introduces
+)
+_HERMES_COMPANIONS: tuple[Block, ...] = (  # plain sentences an author may write too: removed only inside the block
+    _block(_words("You may call one or more functions to assist with the user query.")),
+    _block(_words("Don't make assumptions about what values to plug into")
+           + r"\s+(?:functions|function\s+arguments|json\s+schema)\s*\."),
+    _block(_words("If available tools are not relevant in assisting with user query, just respond in natural "
+                  "conversational language.")),
+    _block(_words("Here are the available tools:")),
     _block(r"(?m)^#[ \t]*Tools[ \t]*\n(?=\s*You\s+may\s+call\s+one\s+or\s+more\s+functions)"),
 )
 
@@ -285,6 +287,10 @@ SYSTEM_BLOCKS: dict[str, tuple[Finder, ...]] = {
     "llama3": _LLAMA3,
 }
 """Blocks recognized in system prompts (and in a user turn that carries the prompt), per family."""
+
+SYSTEM_COMPANIONS: dict[str, tuple[Finder, ...]] = {"hermes": _HERMES_COMPANIONS}
+"""Sentences of a family's prompt that an author may also write on their own ("Don't make assumptions about what
+values to plug into functions."): removed only where they touch a recognized block of that family."""
 
 USER_BLOCKS: dict[str, tuple[Finder, ...]] = {"react": _REACT_USER}
 """Blocks that open the first user turn (Qwen-1 ReAct prompting puts the whole prompt before ``Question:``)."""

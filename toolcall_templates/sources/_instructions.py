@@ -30,7 +30,15 @@ from typing import Any, Iterable
 from ..conversation import ConversationBuilder, assign_call_ids, content_id
 from ..schema import Message, Row
 from ..validation import validate_calls
-from ._instruction_patterns import SYSTEM_BLOCKS, TELLTALES, TRIGGERS, USER_BLOCKS, USER_PIECES, Finder
+from ._instruction_patterns import (
+    SYSTEM_BLOCKS,
+    SYSTEM_COMPANIONS,
+    TELLTALES,
+    TRIGGERS,
+    USER_BLOCKS,
+    USER_PIECES,
+    Finder,
+)
 
 OPTION = "keep_format_instructions"
 REMOVED_KEY = "removed_instructions"
@@ -51,13 +59,24 @@ class Span:
 
 
 def find_instructions(text: str, blocks: dict[str, tuple[Finder, ...]] = SYSTEM_BLOCKS,
-                      triggers: dict[str, re.Pattern] = TRIGGERS) -> list[Span]:
-    """The instruction blocks in ``text`` (overlapping finds merged), in order; a family whose trigger the text lacks
-    is not searched."""
-    found = [Span(start, end, (family,)) for family, finders in blocks.items()
-             if family not in triggers or triggers[family].search(text)
-             for finder in finders for start, end in finder(text) if end > start]
-    return _merged(found, text)
+                      triggers: dict[str, re.Pattern] = TRIGGERS,
+                      companions: dict[str, tuple[Finder, ...]] = SYSTEM_COMPANIONS) -> list[Span]:
+    """The instruction blocks in ``text`` (overlapping finds merged), in order: a family whose trigger the text lacks
+    is not searched, and a companion sentence counts only where it touches a block of its family."""
+    spans: list[Span] = []
+    for family, finders in blocks.items():
+        if family in triggers and not triggers[family].search(text):
+            continue
+        found = _merged([Span(s, e, (family,)) for finder in finders for s, e in finder(text) if e > s], text)
+        extra = [Span(s, e, (family,)) for finder in companions.get(family, ()) for s, e in finder(text) if e > s]
+        while found and extra:
+            touching = [span for span in extra if any(_touch(span, block, text) for block in found)]
+            if not touching:
+                break
+            extra = [span for span in extra if span not in touching]
+            found = _merged([*found, *touching], text)
+        spans += found
+    return _merged(spans, text)
 
 
 def build_clean_row(builder: ConversationBuilder, source: str, meta: dict[str, Any] | None, strict: bool,
@@ -234,6 +253,12 @@ def _merged(spans: Iterable[Span], text: str) -> list[Span]:
         else:
             out.append(span)
     return out
+
+
+def _touch(a: Span, b: Span, text: str) -> bool:
+    """Whether two spans overlap or are separated by whitespace only."""
+    first, second = (a, b) if a.start <= b.start else (b, a)
+    return second.start <= first.end or not text[first.end:second.start].strip()
 
 
 def _with_joints(spans: list[Span], text: str) -> list[Span]:
