@@ -178,7 +178,7 @@ def _json_error(text: str) -> str:
     try:
         _DECODER.raw_decode(text)
     except json.JSONDecodeError as exc:
-        return f"{exc.msg} at column {exc.colno}: {text[:80]!r}"
+        return f"{exc.msg}: line {exc.lineno} column {exc.colno}: {text[:80]!r}"
     except RecursionError:
         return f"nested too deeply: {text[:80]!r}"
     return f"not a call: {text[:80]!r}"
