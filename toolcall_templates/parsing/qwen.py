@@ -76,7 +76,8 @@ def tool_call_from_json(payload: str, index: int, where: str) -> ToolCall:
     try:
         data: Any = json.loads(payload)
     except json.JSONDecodeError as exc:
-        raise ToolCallParseError(f"{where} payload is not JSON ({exc.msg}: line {exc.lineno} column {exc.colno}): {payload[:80]!r}")
+        raise ToolCallParseError(
+            f"{where} payload is not JSON ({exc.msg}: line {exc.lineno} column {exc.colno}): {payload[:80]!r}")
     return tool_call_from_object(data, index, where)
 
 
