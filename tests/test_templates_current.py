@@ -42,12 +42,12 @@ FLAGS: dict[str, tuple[dict[str, Any], ...]] = {
     "glm4.5": ({}, *THINKING),
     "qwen3-instruct-2507": ({},),
     "qwen3.5": ({}, *THINKING),
-    "qwen3.5-nothink": ({}, *THINKING),
+    "qwen3.5-nothink": ({}, *reversed(THINKING)),
     "qwen3.6": ({}, *THINKING, {"preserve_thinking": True}, {"preserve_thinking": True, "enable_thinking": False}),
     "qwen3.8": ({}, *THINKING, {"preserve_thinking": False}, {"reasoning_effort": "medium"},
                 {"reasoning_effort": "low", "preserve_thinking": False}),
 }
-"""Render arguments each template is compared under (the defaults first)."""
+"""Render arguments each template is compared under (the defaults first, then the other thinking mode)."""
 FLAG_SAMPLE = 8
 """Non-default flags are compared on every FLAG_SAMPLE-th shared conversation (the defaults on all of them)."""
 
