@@ -93,8 +93,8 @@ def oracle_turns(tokenizer: Any, messages: list[dict], tools: list[dict] | None,
 def _next_header_stop(text: Any, messages: list[dict], i: int, full: str, rest: str,
                       stop_tokens: list[str]) -> str | None:
     """Whitespace and the stop token that follow the turn in the render of the conversation up to the next message
-    (made up after the final one). A render that rewrites the turn in history is read after the last occurrence of
-    the turn's text without its reasoning block."""
+    (made up after the final one). A render that rewrites the turn in history (drops its reasoning) is read after
+    the last occurrence of the turn's text that follows its reasoning."""
     if i + 1 < len(messages):
         following = messages[:i + 2]
     else:
@@ -108,12 +108,15 @@ def _next_header_stop(text: Any, messages: list[dict], i: int, full: str, rest: 
         return None
     if longer.startswith(full):
         after = longer[len(full):]
-    else:
+    else:  # the render rewrote the turn: read after its end, found by its text after any reasoning
         body = rest.rstrip()
-        found = longer.rfind(body[-64:]) if body else -1
-        if found == -1 or not longer.startswith(rest[len(body):], found + len(body[-64:])):
+        reasoning = (messages[i].get("reasoning_content") or "").strip()
+        tail = body[body.rfind(reasoning) + len(reasoning):] if reasoning and reasoning in body else body
+        tail = tail[-64:]
+        found = longer.rfind(tail) if tail else -1
+        if found == -1 or not longer.startswith(rest[len(body):], found + len(tail)):
             return None
-        after = longer[found + len(body[-64:]) + len(rest) - len(body):]
+        after = longer[found + len(tail) + len(rest) - len(body):]
     skipped = len(after) - len(after.lstrip())
     for stop in stop_tokens:
         if after.startswith(stop, skipped):

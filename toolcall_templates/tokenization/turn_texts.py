@@ -42,7 +42,8 @@ class ConversationTexts:
     left_out: list[tuple[str, str]] = field(default_factory=list)
     """``(reason, "assistant message i: detail")`` per turn that cannot be expressed."""
     tail: str = ""
-    """What the whole conversation's render has after the final assistant message's generated text (untrained)."""
+    """What the whole conversation's render has after the last turn's generated text (untrained), when it renders
+    that turn as the turn's own render does."""
     reasoning_not_rendered: int = 0
     """Turns whose ``reasoning_content`` the template does not render (kept, counted)."""
 
@@ -90,7 +91,7 @@ def conversation_texts(template: OwnTemplate, messages: list[dict[str, Any]], to
         reasoning = messages[index].get("reasoning_content")
         if isinstance(reasoning, str) and reasoning.strip() and reasoning.strip() not in turn.generated:
             out.reasoning_not_rendered += 1
-    if out.turns and out.turns[-1].index == assistant[-1]:
+    if out.turns:
         head = out.turns[-1].prompt + out.turns[-1].generated
         if whole.startswith(head):
             out.tail = whole[len(head):]
@@ -152,7 +153,8 @@ def _stop_in_next_header(template: OwnTemplate, messages: list[dict[str, Any]], 
             text = candidate()
         except Exception:  # noqa: BLE001 - the next render is only a witness of the header
             continue
-        position = len(full) if text.startswith(full) else _after_turn(text, full, rest)
+        position = (len(full) if text.startswith(full)
+                    else _after_turn(text, full, rest, messages[index].get("reasoning_content")))
         if position is not None and position < len(text):
             stop = template.stop_at_end(text[position:])
             if stop is not None:
@@ -160,11 +162,15 @@ def _stop_in_next_header(template: OwnTemplate, messages: list[dict[str, Any]], 
     return None
 
 
-def _after_turn(text: str, full: str, rest: str) -> int | None:
+def _after_turn(text: str, full: str, rest: str, reasoning: Any) -> int | None:
     """Where the turn ends in ``text``, a render that changed it: after the first occurrence, from where ``text``
-    and ``full`` part, of the turn's last characters (and its trailing whitespace)."""
+    and ``full`` part, of the turn's last characters after its reasoning (which the change may have dropped), and
+    its trailing whitespace."""
     body = rest.rstrip()
-    anchor = body[-_ANCHOR_CHARS:]
+    start = max(0, len(body) - _ANCHOR_CHARS)
+    if isinstance(reasoning, str) and reasoning.strip() and (found := body.rfind(reasoning.strip())) != -1:
+        start = max(start, found + len(reasoning.strip()))
+    anchor = body[start:]
     if not anchor:
         return None
     found = text.find(anchor, max(0, _common_prefix(text, full) - len(anchor)))
