@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-_COMMANDS = ("build", "push", "render", "tokenize", "inspect")
+_COMMANDS = ("build", "push", "render", "tokenize", "inspect", "eval")
 BROKEN_PIPE_EXIT = 141
 
 
