@@ -169,7 +169,7 @@ class JsonRenderer:
 
     def __call__(self, messages: list[dict[str, Any]],
                  tools: list[dict[str, Any]] | None) -> tuple[str, list[tuple[int, int]]]:
-        return self._render(_alias_reasoning(messages), tools)
+        return self._render(alias_reasoning(messages), tools)
 
     def _renderer(self) -> Callable[..., tuple[str, list[tuple[int, int]]]]:
         source, add_generation_prompt, arguments = self.template.source, self.add_generation_prompt, self.arguments
@@ -195,7 +195,7 @@ class JsonRenderer:
         self._render = self._renderer()
 
 
-def _alias_reasoning(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def alias_reasoning(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """transformers' aliasing of a message's reasoning under each of its names (``reasoning_content``, ``thinking``,
     ``reasoning``), applied only where a message has one, as ``render_jinja_template`` applies it."""
     if not any(key in message for message in messages for key in _REASONING_KEYS):

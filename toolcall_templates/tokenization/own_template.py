@@ -21,10 +21,10 @@ import copy
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Callable
 
 from ..render_environment import is_shipped_source
-from ..templates import ChatTemplate, JsonRenderer, is_plain_json
+from ..templates import ChatTemplate, JsonRenderer, alias_reasoning, is_plain_json
 from .stop_tokens import checked_stop_tokens, configured_stop_tokens, special_token_strings
 
 OWN = "own"
@@ -82,9 +82,10 @@ class OwnTemplate:
         self.kwargs = {**dict(getattr(tokenizer, "special_tokens_map", {}) or {}), **self.spec.default_kwargs,
                        **dict(template_kwargs or {})}
         self._specs = {True: self.spec, False: self._variant(plain_source)}
-        self._renderers: dict[tuple[bool, bool], JsonRenderer] = {}
+        self._renderers: dict[tuple[bool, bool], Callable[..., str]] = {}
         self.arguments_as_text = self._probe_arguments()
-        probe_turns = self._probe_turns()
+        probe = self._probe_turns()
+        probe_turns = list(probe.values())
         self.end_of_turn_tokens = self._end_of_turn_tokens(probe_turns, special_token_strings(tokenizer))
         if stop_tokens is not None:
             self.stop_tokens = checked_stop_tokens(tokenizer, stop_tokens)
@@ -92,6 +93,10 @@ class OwnTemplate:
             self.stop_tokens = tuple(dict.fromkeys([*configured_stop_tokens(tokenizer), *self.end_of_turn_tokens]))
         self.stop_pattern = re.compile("|".join(map(re.escape, sorted(self.stop_tokens, key=len, reverse=True))))
         self._check_probe_turns_stop(probe_turns)
+        self.final_headers = {calls: following[:stop.end()] for calls, (generated, following) in probe.items()
+                              if not self.stop_pattern.search(generated) and (stop := self.stop_at_end(following))}
+        """GLM style: what follows a final turn (with calls: True) through the stop token that the next message's
+        header starts with (the next message is a tool result after calls, a user message otherwise)."""
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -114,10 +119,23 @@ class OwnTemplate:
             key = (bool(tools), add_generation_prompt)
             renderer = self._renderers.get(key)
             if renderer is None:
-                renderer = self._renderers[key] = JsonRenderer(spec, add_generation_prompt=add_generation_prompt,
-                                                               **self.kwargs)
-            return renderer(messages, tools)[0]
+                renderer = self._renderers[key] = self._plain_renderer(spec, add_generation_prompt)
+            return renderer(messages, tools)
         return render_text(spec, messages, tools, add_generation_prompt, self.kwargs)
+
+    def _plain_renderer(self, spec: ChatTemplate, add_generation_prompt: bool) -> Callable[..., str]:
+        """``(messages, tools) -> text`` for plain JSON input. A shipped template renders outside the sandbox (proven
+        identical); any other text in transformers' compiled sandboxed template, called as ``render_jinja_template``
+        calls it when no generation spans are asked for (plain JSON needs none of its input conversion)."""
+        if is_shipped_source(spec.source):
+            renderer = JsonRenderer(spec, add_generation_prompt=add_generation_prompt, **self.kwargs)
+            return lambda messages, tools: renderer(messages, tools)[0]
+        from transformers.utils.chat_template_utils import _compile_jinja_template
+
+        compiled, kwargs = _compile_jinja_template(spec.source), {**spec.default_kwargs, **self.kwargs}
+        return lambda messages, tools: compiled.render(messages=alias_reasoning(messages), tools=tools,
+                                                       documents=None, add_generation_prompt=add_generation_prompt,
+                                                       **kwargs)
 
     def stop_at_end(self, text: str) -> re.Match[str] | None:
         """The stop token that ``text`` (what follows a turn) starts with, after optional whitespace."""
@@ -162,18 +180,18 @@ class OwnTemplate:
         raise TemplateRefused("the chat template cannot render a tool call with arguments as a mapping or as JSON "
                               "text: " + "; ".join(failures))
 
-    def _probe_turns(self) -> list[tuple[str, str]]:
-        """``(generated text, what follows the turn)`` of the probe's call turn and answer turn, each rendered as
-        the last message (as at inference), without reasoning or else with it (a template whose generation prompt
-        opens a think block renders a turn without reasoning otherwise); turns whose prompt is not a prefix of
-        their render are skipped."""
+    def _probe_turns(self) -> dict[bool, tuple[str, str]]:
+        """``{has calls: (generated text, what follows the turn)}`` of the probe's call turn and answer turn, each
+        rendered as the last message (as at inference), without reasoning or else with it (a template whose
+        generation prompt opens a think block renders a turn without reasoning otherwise); turns whose prompt is
+        not a prefix of their render are left out."""
         for reasoning in (None, "Looking it up."):
             conversation = self.prepared(probe_conversation())
             if reasoning:
                 conversation = [{**m, "reasoning_content": reasoning} if m["role"] == "assistant" else m
                                 for m in conversation]
             after = {1: conversation[2], 3: {"role": "user", "content": "Thanks."}}
-            turns = []
+            turns = {}
             for index in (1, 3):
                 try:
                     prompt = self.render(conversation[:index], PROBE_TOOLS, True)
@@ -182,10 +200,10 @@ class OwnTemplate:
                 except Exception:  # noqa: BLE001 - a template may refuse a shape; the others decide
                     continue
                 if full.startswith(prompt):
-                    turns.append((full[len(prompt):], longer[len(full):] if longer.startswith(full) else ""))
+                    turns[index == 1] = (full[len(prompt):], longer[len(full):] if longer.startswith(full) else "")
             if turns:
                 return turns
-        return []
+        return {}
 
     def _end_of_turn_tokens(self, turns: list[tuple[str, str]], specials: set[str]) -> tuple[str, ...]:
         """The special token that closes each probe turn, for tokenizers saved without their stop tokens:

@@ -136,10 +136,15 @@ def _stop_in_next_header(template: OwnTemplate, messages: list[dict[str, Any]], 
                          rendered: Callable[[int, bool], str]) -> str | None:
     """The text after the turn through the stop token that the next message's header starts with, if it does.
 
-    The header is read from a longer render: the next turn's prompt, or the conversation up to the next message (a
-    following message is made up after the final one). Where the longer render keeps the turn as ``full`` has it,
-    the header follows ``full``; where it rewrites the turn in history (drops its reasoning, say), it follows the
-    turn's last characters."""
+    The header is read from a longer render: the next turn's prompt, or the conversation up to the next message.
+    After the final message it is the header the template's probe found after such a turn (a tool result after
+    calls, a user message otherwise), else one from a render with such a message made up. Where the longer render
+    keeps the turn as ``full`` has it, the header follows ``full``; where it rewrites the turn in history (drops its
+    reasoning, say), it follows the turn's last characters."""
+    if index + 1 == len(messages):  # the final message: the header the template writes after such a turn
+        known = template.final_headers.get(bool(messages[index].get("tool_calls")))
+        if known is not None:
+            return known
     candidates: list[Callable[[], str]] = []
     if later is not None:
         candidates.append(lambda: rendered(later, True))
