@@ -14,6 +14,18 @@ A row flows through these modules, in order:
 * ``tokenize_report``: counts of rows kept and dropped, with reasons.
 * ``gc_pause``: the cyclic garbage collector paused while a batch is encoded.
 
+The general path, for any other chat template (the model's own, used as it is) and the conversations the fast path
+cannot hold exactly:
+
+* ``template_choice``: the shipped template for a tokenizer (fast path), or its own (general path).
+* ``own_template``: a template as it is, rendered in transformers' sandbox; its probes (renders tools, arguments as
+  mappings or JSON text, end-of-turn tokens) and its stop tokens (``stop_tokens``: eos, generation config).
+* ``turn_texts``: each assistant turn's inference prompt and generated text, through its stop token.
+* ``turn_rows``: one training row where the ids of the turns chain exactly, else one row per chained run.
+* ``turn_encoder``: a batch of conversations turn by turn, one encoder call, truncation per row.
+* ``span_edges``: whether a token of the whole text crosses a generation span's edge (the fast path hands such
+  conversations to the general path).
+
 After tokenization:
 
 * ``packing``: best-fit-decreasing packing into ``max_length`` bins with restarting ``position_ids``.
