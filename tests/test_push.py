@@ -32,9 +32,9 @@ def test_dry_run_leaves_rejects_out_unless_asked_and_names_the_repo(built):
     result = run_toolcall("push", built, "--repo-id", "me/my-tools", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "rejects/" not in result.stdout.split("rejects/ not uploaded")[0]
-    assert "would upload 4 files" in result.stdout and 'load_dataset("me/my-tools")' in result.stdout
+    assert "would upload 9 files" in result.stdout and 'load_dataset("me/my-tools")' in result.stdout
     with_rejects = run_toolcall("push", built, "--repo-id", "me/my-tools", "--dry-run", "--include-rejects")
-    assert "would upload 5 files" in with_rejects.stdout and "rejects/calls.jsonl" in with_rejects.stdout
+    assert "would upload 10 files" in with_rejects.stdout and "rejects/calls.jsonl" in with_rejects.stdout
 
 
 def test_card_says_what_was_built_and_where(built, tmp_path):

@@ -1,7 +1,9 @@
 """Publish a built dataset folder to the Hugging Face Hub as a dataset repository.
 
-Uploaded: the card (with its ``load_dataset`` examples naming the target repository), ``build_report.json`` and the
-parquet shards; ``rejects/`` (the original records that could not be normalized) only when asked for. In a folder
+Uploaded: the card (with its ``load_dataset`` examples naming the target repository), ``build_report.json``, the
+parquet shards and the card's plots (``images/``); the removed rows (``rejects/``: original records that could not be
+normalized, ``contaminated/`` and ``near_duplicates/``: rows removed as matching an evaluation set or an earlier row)
+only when asked for. In a folder
 written by ``toolcall build`` only the files that build wrote are uploaded (its ``.toolcall-output.json``).
 """
 
@@ -12,8 +14,8 @@ from pathlib import Path
 from ..output_dir import manifest_files
 from .card import card_for_repo
 
-UPLOAD_PATTERNS = ("README.md", "build_report.json", "data/**/*.parquet")
-REJECT_PATTERNS = ("rejects/*.jsonl",)
+UPLOAD_PATTERNS = ("README.md", "build_report.json", "data/**/*.parquet", "images/*.png")
+REJECT_PATTERNS = ("rejects/*.jsonl", "contaminated/*.jsonl", "near_duplicates/*.jsonl")
 
 
 def files_to_upload(folder: str | Path, *, include_rejects: bool = False) -> list[tuple[str, int]]:

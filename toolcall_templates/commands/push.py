@@ -13,8 +13,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "push", help="publish a built dataset folder to the Hugging Face Hub",
         description="Upload DIR to a dataset repository with huggingface_hub: the card (README.md, its examples "
-                    "naming --repo-id), build_report.json and the parquet shards. rejects/ holds the original "
-                    "records that could not be normalized and is uploaded only with --include-rejects. The token "
+                    "naming --repo-id), build_report.json, the parquet shards and the card's plots (images/). "
+                    "rejects/ (the original records that could not be normalized), contaminated/ and "
+                    "near_duplicates/ (removed rows) are uploaded only with --include-rejects. The token "
                     "comes from HF_TOKEN or `hf auth login` and is never printed. Exit codes: 0 pushed (or listed "
                     "with --dry-run), 1 the upload failed, 2 DIR is not a built dataset folder.")
     parser.add_argument("folder", metavar="DIR")
@@ -22,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--revision", help="branch to push to")
     parser.add_argument("--include-rejects", action="store_true",
-                        help="also upload rejects/ (original records that could not be normalized; off by default)")
+                        help="also upload rejects/, contaminated/ and near_duplicates/ (records and rows the build "
+                             "removed; off by default)")
     parser.add_argument("--dry-run", action="store_true", help="list the files that would be uploaded and stop")
     parser.set_defaults(run=run)
 
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     examples = sorted(set(re.findall(r'load_dataset\("[^"]*"', card)))
     print(f"card: README.md, its examples call {', '.join(e + ')' for e in examples) or 'no load_dataset'}")
     if not args.include_rejects:
-        print("rejects/ not uploaded (pass --include-rejects to publish the rejected original records)")
+        print("rejects/ not uploaded (pass --include-rejects to publish the rejected original records and the rows "
+              "removed as contaminated or near duplicates)")
     if args.dry_run:
         return 0
     try:
