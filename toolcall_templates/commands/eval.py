@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         _check_options(args)
         if args.out:
             check_report_path(args.out, [args.input, args.model, args.tokenizer], overwrite=args.overwrite)
+        if args.no_progress:
+            _hide_library_progress_bars()
         rows, facts = load_rows(args.input, args.config, args.split)
         generator, template = _backend(args)
         report = evaluate(rows, generator, template, turns=args.turns, limit=args.limit,
@@ -120,6 +122,15 @@ def _check_options(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.model and (args.model_name or args.extra_body or args.api != "completions"):
         raise ValueError("--model-name, --api and --extra-body apply to --endpoint, not to a local --model")
+
+
+def _hide_library_progress_bars() -> None:
+    """datasets' and transformers' own bars (loading the split, the weights)."""
+    import datasets
+    from transformers.utils import logging as transformers_logging
+
+    datasets.disable_progress_bars()
+    transformers_logging.disable_progress_bar()
 
 
 def _backend(args: argparse.Namespace) -> tuple[Any, Any]:
