@@ -95,13 +95,19 @@ def parser_for(own: Any) -> ChatTemplate:
     ``own`` (an ``OwnTemplate``) renders; a ValueError asking for ``parser=`` when none does."""
     from ..tokenization.own_template import PROBE_ARGUMENTS, PROBE_TOOL, PROBE_TOOLS, probe_conversation
 
-    conversation = own.prepared(probe_conversation())
-    prompt = own.render(conversation[:1], PROBE_TOOLS, True)
-    turn = own.render(conversation[:2], PROBE_TOOLS, False)
-    if not turn.startswith(prompt):
+    generated = None
+    for reasoning in (None, "Looking it up."):  # a generation prompt may open a think block only a turn with one has
+        conversation = own.prepared(probe_conversation())
+        if reasoning:
+            conversation[1] = {**conversation[1], "reasoning_content": reasoning}
+        prompt = own.render(conversation[:1], PROBE_TOOLS, True)
+        turn = own.render(conversation[:2], PROBE_TOOLS, False)
+        if turn.startswith(prompt):
+            generated = turn[len(prompt):]
+            break
+    if generated is None:
         raise ValueError("the chat template's generation prompt is not where its rendered tool-call turn starts, "
                          "so no parser can be chosen for it; pass parser= (--parser)")
-    generated = turn[len(prompt):]
     for spec in _one_template_per_family().values():
         try:
             parsed = parse_assistant(generated, spec, strict=True, tools=PROBE_TOOLS)
