@@ -64,17 +64,16 @@ class Curation:
             stats.capped += 1
             return Outcome("capped")
         if self.near is not None:
-            minhash = self.near.signature(row)
-            near = self.near.find(minhash) if minhash is not None else None
-            if near is not None:
+            near = self.near.check(row)
+            if near is None:
+                self.near.add_checked(spec.config, row["id"])
+            else:
                 stats.near_duplicates_found += 1
                 self.near.count_pair(near, spec.config, row["id"])
                 if self.settings.near_duplicates.mode == "remove" and not spec.eval:
                     stats.near_duplicates_removed += 1
                     return Outcome("near_duplicate", record=_removed(row, "near_duplicate_of", {
                         "config": near.config, "id": near.row_id, "similarity": round(near.similarity, 3)}))
-            if minhash is not None:
-                self.near.add(minhash, spec.config, row["id"])
         if spec.eval:
             if self.contamination is not None:
                 self.contamination.add_item(f"{spec.config}:{row['meta'].get('ref', row['id'])}", user_texts(row))

@@ -5,8 +5,8 @@ user text, then each call's name and argument tokens). ``datasketch.MinHashLSH``
 a candidate is a near duplicate when the Jaccard similarity estimated from the two signatures reaches the threshold.
 The earliest row (recipe order) is the one kept; pairs are counted per source pair, with a few example ids.
 
-Memory: one signature per row (``num_perm`` hash values, 512 bytes at 128) plus the LSH buckets (about 3 KB per row
-in total, measured with datasketch 2.0), the row id, and no row content.
+Shingles are hashed with 32-bit xxHash. Memory: per indexed row, one signature (``num_perm`` hash values, 512 bytes
+at 128) plus its LSH buckets and id (about 3 KB in total, measured with datasketch 2.0); no row content.
 """
 
 from __future__ import annotations
@@ -33,52 +33,59 @@ class NearDuplicate:
 
 
 class NearDuplicateIndex:
-    """MinHash signatures of the rows kept so far, queried through an LSH index."""
+    """MinHash signatures of the rows kept so far, queried through an LSH index.
+
+    A row found to nearly duplicate an earlier one is not indexed itself: later rows are compared with the first row
+    of each group of near duplicates, which keeps the candidates of a large group (and the index) small.
+    """
 
     def __init__(self, settings: NearDuplicates):
+        import xxhash
         from datasketch import MinHash, MinHashLSH
 
         self.settings = settings
-        self._template = MinHash(num_perm=settings.num_perm, seed=_SEED)
+        self._sketch = MinHash(num_perm=settings.num_perm, seed=_SEED, hashfunc=xxhash.xxh32_intdigest)
+        self._checked = False
         self._lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
-        self._signatures = np.empty((1024, settings.num_perm), dtype=self._template.hashvalues.dtype)
+        self._signatures = np.empty((1024, settings.num_perm), dtype=self._sketch.hashvalues.dtype)
         self._configs: list[str] = []
         self._config_numbers: dict[str, int] = {}
         self._owners: list[tuple[int, str]] = []
         self._pairs: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def signature(self, row: dict[str, Any]):
-        """The row's MinHash, or None when it has no user text and no call."""
+    def check(self, row: dict[str, Any]) -> NearDuplicate | None:
+        """The most similar indexed row at or above the threshold (the earliest among equals), or None. The row's
+        signature is kept for ``add_checked``."""
         parts = shingles(row)
+        self._checked = bool(parts)
         if not parts:
             return None
-        minhash = self._template.copy()
-        minhash.update_batch(parts)
-        return minhash
-
-    def find(self, minhash) -> NearDuplicate | None:
-        """The most similar earlier row at or above the threshold (the earliest among equals), or None."""
-        candidates = np.array(sorted(self._lsh.query(minhash)), dtype=np.int64)
+        self._sketch.clear()
+        self._sketch.update_batch(parts)
+        candidates = np.array(sorted(self._lsh.query(self._sketch)), dtype=np.int64)
         if not len(candidates):
             return None
-        similarity = (self._signatures[candidates] == minhash.hashvalues).mean(axis=1)
+        similarity = (self._signatures[candidates] == self._sketch.hashvalues).mean(axis=1)
         best = int(np.argmax(similarity))  # the first maximum: the earliest row
         if similarity[best] < self.settings.threshold:
             return None
         config, row_id = self._owners[candidates[best]]
         return NearDuplicate(self._configs[config], row_id, float(similarity[best]))
 
-    def add(self, minhash, config: str, row_id: str) -> None:
-        """Index a kept row."""
+    def add_checked(self, config: str, row_id: str) -> None:
+        """Index the row last given to ``check`` (nothing when it had no user text and no call)."""
+        if not self._checked:
+            return
+        self._checked = False
         key = len(self._owners)
         if key == len(self._signatures):
             self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
-        self._signatures[key] = minhash.hashvalues
+        self._signatures[key] = self._sketch.hashvalues
         if config not in self._config_numbers:
             self._config_numbers[config] = len(self._configs)
             self._configs.append(config)
         self._owners.append((self._config_numbers[config], row_id))
-        self._lsh.insert(key, minhash, check_duplication=False)
+        self._lsh.insert(key, self._sketch, check_duplication=False)
 
     def count_pair(self, near: NearDuplicate, config: str, row_id: str) -> None:
         """Count ``row_id`` of ``config`` as a near duplicate of the earlier row ``near``."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Any
+from functools import lru_cache
+from typing import Any, Sequence
 
 import numpy as np
 import xxhash
@@ -21,17 +22,19 @@ _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 _SEPARATOR = "\x1f"
 
 
-def tokens(text: str) -> list[str]:
-    """The normalized tokens of ``text`` (NFKC, casefolded, punctuation and whitespace dropped)."""
-    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+@lru_cache(maxsize=1024)
+def tokens(text: str) -> tuple[str, ...]:
+    """The normalized tokens of ``text`` (NFKC, casefolded, punctuation and whitespace dropped). Cached: a row's user
+    turns are tokenized for decontamination and again for its MinHash shingles."""
+    return tuple(_TOKEN.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
-def text_hash(words: list[str]) -> int:
+def text_hash(words: Sequence[str]) -> int:
     """64-bit hash of a normalized token sequence (equal for texts equal up to case, width, spacing, punctuation)."""
     return xxhash.xxh3_64_intdigest(_SEPARATOR.join(words).encode("utf-8"))
 
 
-def ngram_hashes(words: list[str], n: int) -> np.ndarray:
+def ngram_hashes(words: Sequence[str], n: int) -> np.ndarray:
     """Sorted, distinct 64-bit hashes of the word ``n``-grams of ``words`` (empty when there are fewer than n)."""
     if n <= 0 or len(words) < n:
         return np.empty(0, dtype=np.uint64)
