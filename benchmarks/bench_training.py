@@ -48,7 +48,8 @@ def main() -> None:
     print("| batching | tokens | seconds | tokens/s | vs padded |\n|---|---|---|---|---|")
     for batching, metrics in results.items():
         speed = metrics["tokens_per_second"]
-        print(f"| {batching} | {metrics['tokens']:,} | {metrics['seconds']:.1f} | {speed:,.0f} | {speed / padded:.2f}x |")
+        print(f"| {batching} | {metrics['tokens']:,} | {metrics['seconds']:.1f} | {speed:,.0f} "
+              f"| {speed / padded:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from conftest import load_tokenizer, run_toolcall, shared_path
-from tiny_models import overfit, save, tiny_qwen2
+from conftest import load_tokenizer, run_toolcall
+from tiny_models import built_demo_dataset, overfit, save, tiny_qwen2
 
 pytest.importorskip("torch")
 
@@ -25,13 +25,9 @@ def workspace(tmp_path_factory):
     from toolcall_templates import tokenize_dataset
 
     root = tmp_path_factory.mktemp("eval-e2e")
-    source = shared_path("sources", "llamafactory_sharegpt_tools", "glaive_toolcall_en_demo.json")
-    records = json.loads(source.read_text(encoding="utf-8"))
-    (root / "rows.json").write_text(json.dumps([records[i] for i in PICK]), encoding="utf-8")
-    built = run_toolcall("build", "--source", f"demo={root / 'rows.json'}", "--out", root / "dataset", "--no-progress")
-    assert built.returncode == 0, built.stderr
+    dataset = built_demo_dataset(root, PICK)
     tokenizer = load_tokenizer("qwen2.5")
-    tokenized = tokenize_dataset(load_dataset(str(root / "dataset"), split="train"), tokenizer, "qwen2.5", desc=None)
+    tokenized = tokenize_dataset(load_dataset(str(dataset), split="train"), tokenizer, "qwen2.5", desc=None)
     model = tiny_qwen2(tokenizer)
     steps, loss = overfit(model, tokenized, tokenizer)
     assert loss < 0.01, (steps, loss)

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT, load_tokenizer, run_toolcall, shared_path
-from tiny_models import save, tiny_qwen2
+from conftest import REPO_ROOT, load_tokenizer, run_toolcall
+from tiny_models import built_demo_dataset, save, tiny_qwen2
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
@@ -24,12 +24,7 @@ PICK = (8, 48, 21, 36, 13, 43, 20, 28, 27, 55, 50, 49)
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("examples")
-    source = shared_path("sources", "llamafactory_sharegpt_tools", "glaive_toolcall_en_demo.json")
-    records = json.loads(source.read_text(encoding="utf-8"))
-    (root / "rows.json").write_text(json.dumps([records[i] for i in PICK]), encoding="utf-8")
-    built = run_toolcall("build", "--source", f"demo={root / 'rows.json'}", "--test-fraction", "0.3",
-                         "--out", root / "dataset", "--no-progress")
-    assert built.returncode == 0, built.stderr
+    built_demo_dataset(root, PICK, "--test-fraction", "0.3")
     assert held_out_rows(root) > 0
     save(tiny_qwen2(load_tokenizer("qwen2.5"), hidden=16, tie=True), load_tokenizer("qwen2.5"), root / "base")
     return root
@@ -57,7 +52,7 @@ def test_an_example_trains_saves_and_evaluates_the_held_out_split(workspace, scr
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "train_metrics.json").read_text())
     assert metrics["steps"] == 2 and metrics["batching"] == options[1] and metrics["tokens"] > 0
-    assert metrics["tokens_per_second"] > 0 and f"tokens/s" in result.stdout
+    assert metrics["tokens_per_second"] > 0 and "tokens/s" in result.stdout
     report = json.loads((out / "eval_report.json").read_text())
     assert report["split"] == "test" and report["counts"]["rows_in"] == held_out_rows(workspace)
     assert report["template"] == "qwen2.5" and report["counts"]["turns_scored"] > 0

@@ -1,4 +1,5 @@
-"""Tiny random Qwen2 models with the real Qwen2.5 vocabulary, and a fast way to make one memorize a few conversations.
+"""Tiny random Qwen2 models with the real Qwen2.5 vocabulary, a fast way to make one memorize a few conversations, and
+small datasets built by ``toolcall build`` from Glaive demo conversations to train and evaluate them on.
 
 ``overfit`` trains on exactly the labels ``tokenize_dataset`` gives (every assistant turn through its stop token) with
 the model's full-vocabulary cross-entropy, made cheap on CPU: the output rows of the tokens the labels never use are
@@ -9,9 +10,12 @@ output rows of the used tokens and the transformer layers are trained. The saved
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
+
+from conftest import run_toolcall, shared_path
 
 
 def tiny_qwen2(tokenizer: Any, *, seed: int = 0, hidden: int = 64, tie: bool = False) -> Any:
@@ -79,3 +83,15 @@ def save(model: Any, tokenizer: Any, folder: Path) -> Path:
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     return folder
+
+
+def built_demo_dataset(root: Path, pick: tuple[int, ...], *options: str) -> Path:
+    """``root/dataset``, built by the installed ``toolcall build`` (with ``options``) from the Glaive demo records
+    at the positions ``pick`` of the shared LLaMA-Factory file (skips when it is absent)."""
+    source = shared_path("sources", "llamafactory_sharegpt_tools", "glaive_toolcall_en_demo.json")
+    records = json.loads(source.read_text(encoding="utf-8"))
+    (root / "rows.json").write_text(json.dumps([records[i] for i in pick]), encoding="utf-8")
+    built = run_toolcall("build", "--source", f"demo={root / 'rows.json'}", *options, "--out", root / "dataset",
+                         "--no-progress")
+    assert built.returncode == 0, built.stderr
+    return root / "dataset"

@@ -58,21 +58,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "(a null value removes a default field), e.g. '{\"top_k\": 1}'")
     parser.add_argument("--tokenizer", help="tokenizer path or Hub id (default: the --model's); with --endpoint it "
                         "detects the template and sends prompts as token ids")
-    parser.add_argument("--template", help=f"chat template the model was trained with; one of {', '.join(list_templates())}"
-                        ", or 'own' for the tokenizer's own chat template (default: detected from the tokenizer)")
+    parser.add_argument("--template", help="chat template the model was trained with; one of "
+                        f"{', '.join(list_templates())}, or 'own' for the tokenizer's own chat template (default: "
+                        "detected from the tokenizer)")
     parser.add_argument("--parser", help="with the tokenizer's own template: the shipped template whose parser reads "
                         "the output (default: the one that reads back a call the template renders)")
     parser.add_argument("--stop-token", dest="stop_tokens", action="append", metavar="TOKEN",
                         help="a token that ends a turn (repeatable; default: the template's)")
     parser.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
-                        help="template render argument (VALUE parsed as JSON when possible), e.g. enable_thinking=false")
+                        help="template render argument (VALUE parsed as JSON when possible), e.g. "
+                             "enable_thinking=false")
     parser.add_argument("--turns", choices=TURN_KINDS, default="all",
                         help="all assistant turns (default), or only those whose reference calls tools")
     parser.add_argument("--max-new-tokens", type=int, default=512, help="longest generated turn (default: 512)")
     parser.add_argument("--limit", type=int, help="evaluate the first N rows only")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="turns generated together (local model) or requests in flight (endpoint); default 8")
-    parser.add_argument("--device", default="auto", help="local model device: auto (CUDA when available), cpu, cuda, ...")
+    parser.add_argument("--device", default="auto",
+                        help="local model device: auto (CUDA when available), cpu, cuda, ...")
     parser.add_argument("--dtype", default="auto", help="local model dtype: auto, bfloat16, float16, float32")
     parser.add_argument("--out", metavar="REPORT.json", help="write the JSON report (per-turn records) here")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file of any origin")
@@ -135,7 +138,7 @@ def _hide_library_progress_bars() -> None:
 
 def _backend(args: argparse.Namespace) -> tuple[Any, Any]:
     """``(generator, template)`` for the options; the template is None for a chat server."""
-    from ..evaluation import ChatGenerator, CompletionsGenerator, TransformersGenerator, eval_template, load_model
+    from ..evaluation import ChatGenerator, CompletionsGenerator, TransformersGenerator, load_model
     from .render import parse_render_args
 
     options = {"max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size}

@@ -42,8 +42,9 @@ def evaluate(rows: Iterable[Mapping[str, Any]], generator: Generator, template: 
     if not report.scored:
         counts = report.counts()
         raise NothingEvaluated(f"no turn evaluated: {counts['rows_in']} row(s) in, skipped "
-                               f"{counts['rows_skipped'] or 'none'}, turns left out {counts['turns_left_out'] or 'none'}"
-                               f", generation errors {counts['generation_errors'] or 'none'}"
+                               f"{counts['rows_skipped'] or 'none'}, turns left out "
+                               f"{counts['turns_left_out'] or 'none'}, generation errors "
+                               f"{counts['generation_errors'] or 'none'}"
                                + _first_example(selection.examples, records))
     return report
 

@@ -92,7 +92,8 @@ def split_stop_tokens(tokenizer: Any, stop_tokens: Sequence[str]) -> tuple[list[
     return list(dict.fromkeys(ids)), texts
 
 
-def load_model(path: str, *, device: str = "auto", dtype: str = "auto", tokenizer: str | None = None) -> tuple[Any, Any]:
+def load_model(path: str, *, device: str = "auto", dtype: str = "auto",
+               tokenizer: str | None = None) -> tuple[Any, Any]:
     """``(model, tokenizer)`` from a local folder or Hub id (the tokenizer from ``tokenizer`` or the model's folder),
     on ``device`` (``auto``: CUDA when available, else CPU) in ``dtype``, in eval mode."""
     import torch

@@ -93,7 +93,8 @@ class EvalReport:
 
     def counts(self) -> dict[str, Any]:
         selection = self.selection
-        errors = Counter(" ".join(record.generation.error.split()[:2]) for record in self.records if record.generation.error)
+        errors = Counter(" ".join(record.generation.error.split()[:2])  # "HTTP 400"
+                         for record in self.records if record.generation.error)
         return {"rows_in": selection.rows_in, "rows_evaluated": selection.rows_used,
                 "rows_skipped": dict(selection.skipped), "turns_left_out": dict(selection.left_out),
                 "turns_generated": len(self.records), "turns_scored": len(self.scored),
@@ -110,7 +111,8 @@ class EvalReport:
         for key, label in _ROWS:
             lines.append((label, *(_cell(scores[group].get(key)) for group, _ in GROUPS)))
         widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-        return "\n".join("  ".join([line[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(line[1:], widths[1:])])
+        return "\n".join("  ".join([line[0].ljust(widths[0])]
+                                   + [cell.rjust(width) for cell, width in zip(line[1:], widths[1:])])
                          for line in lines)
 
 

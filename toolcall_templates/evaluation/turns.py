@@ -2,9 +2,10 @@
 
 Rows are canonical rows (``toolcall build`` output) or any record ``normalize`` accepts (OpenAI messages with
 ``content: null`` and arguments as JSON text, ShareGPT, ...), normalized on the way. Every row is accounted for:
-it gives turns, or it is skipped with a reason (``invalid_row``: it cannot be decoded, or normalize rejects it; ``no_tools``: it declares no
-tool, so there is nothing to call; ``no_turn``: it has no assistant message of the kind asked for). A turn whose
-prompt the template cannot render is left out with the template's error (``template_error``).
+it gives turns, or it is skipped with a reason (``invalid_row``: it cannot be decoded, or normalize rejects it;
+``no_tools``: it declares no tool, so there is nothing to call; ``no_turn``: it has no assistant message of the kind
+asked for). A turn whose prompt the template cannot render is left out with the template's error
+(``template_error``).
 """
 
 from __future__ import annotations
