@@ -47,8 +47,8 @@ def _load_split(source: str, config: str | None, split: str) -> Any:
     if split not in splits:
         raise DatasetUnavailable(
             f"{source}" + (f" config {config!r}" if config else "") + f" has no split {split!r} (it has: "
-            f"{', '.join(splits)}); a held-out split comes from the build (a test split by row id hash), or pass "
-            f"--split with one of those")
+            f"{', '.join(splits)}); `toolcall build --test-fraction F` holds out a test split (by row id hash), "
+            f"or pass --split with one of those")
     return datasets.load_dataset(source, config, split=split)
 
 
