@@ -20,17 +20,19 @@ from toolcall_templates.build.settings import BuildSettings, Decontamination, Ne
 from toolcall_templates.build.split import copies, split_of
 from toolcall_templates.build.text_keys import shingles, tokens
 
-WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
-                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
 
 
 def _record(user: str, city: str | None = None, answer: str = "Done.") -> dict:
     """An OpenAI-shaped record as clients send it: content null on the call turn, arguments as JSON text."""
     messages = [{"role": "user", "content": user}]
     if city is not None:
-        messages += [{"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": json.dumps({"city": city})}}]},
-            {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]
+        call = {"id": "c1", "type": "function",
+                "function": {"name": "get_weather", "arguments": json.dumps({"city": city})}}
+        messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                     {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]
     return {"messages": [*messages, {"role": "assistant", "content": answer}], "tools": [WEATHER]}
 
 
@@ -47,7 +49,8 @@ def _report(out: Path) -> dict:
     report = json.loads((out / "build_report.json").read_text(encoding="utf-8"))
     assert report["invariant_holds"], report["sources"]
     for s in report["sources"]:
-        removed = s["rejected"] + s["duplicates_removed"] + s["contaminated"] + s["near_duplicates_removed"] + s["capped"]
+        removed = sum(s[key] for key in ("rejected", "duplicates_removed", "contaminated", "near_duplicates_removed",
+                                         "capped"))
         assert s["records_in"] == s["rows_out"] + removed and s["rows_out"] == s["rows_train"] + s["rows_test"], s
     return report
 
@@ -87,8 +90,9 @@ def test_decontamination_removes_exact_and_ngram_matches_with_counts(decontamina
     assert (source["records_in"], source["contaminated"], source["rows_out"]) == (5, 3, 2)
     removed = _lines(out / "contaminated" / "train.jsonl")
     matches = [(r["ref"], r["match"]["kind"], r["match"]["eval_ref"]) for r in removed]
-    assert matches == [("train.jsonl:1", "exact", f"BFCL_v4_simple_python.json#{_index_of(ids['short'])} ({ids['short']})"),
-                       ("train.jsonl:2", "ngram", f"BFCL_v4_simple_python.json#{_index_of(ids['long'])} ({ids['long']})"),
+    bfcl = "BFCL_v4_simple_python.json#{} ({})".format
+    assert matches == [("train.jsonl:1", "exact", bfcl(_index_of(ids["short"]), ids["short"])),
+                       ("train.jsonl:2", "ngram", bfcl(_index_of(ids["long"]), ids["long"])),
                        ("train.jsonl:3", "exact", "eval.txt:1")]
     assert removed[1]["match"]["shared_ngrams"] >= 5 and removed[1]["match"]["overlap"] == 1.0
     assert removed[0]["row"]["messages"][0]["content"] == ids["short_text"].upper().replace(".", " !! ")
@@ -102,6 +106,18 @@ def test_decontamination_removes_exact_and_ngram_matches_with_counts(decontamina
     card = (out / "README.md").read_text()
     assert "`BFCL_v4_simple_python.json` (%d items), `eval.txt` (2 items)" % ids["count"] in card
     assert "3 rows were removed" in card
+    listed = run_toolcall("push", out, "--repo-id", "me/clean", "--dry-run")
+    assert "contaminated/" not in listed.stdout.split("not uploaded")[0]
+    listed = run_toolcall("push", out, "--repo-id", "me/clean", "--dry-run", "--include-rejects")
+    assert "  contaminated/train.jsonl  (" in listed.stdout
+
+
+def test_bfcl_built_for_training_is_flagged(tmp_path):
+    question_file = shared_path("sources", "bfcl", "question", "BFCL_v4_simple_python.json")
+    done = run_toolcall("build", "--source", f"bench={question_file}", "--out", tmp_path / "o", "--no-progress")
+    assert done.returncode == 0 and "warning: bench: BFCL evaluation data built for training" in done.stderr
+    card = (tmp_path / "o" / "README.md").read_text()
+    assert "`bench` holds BFCL\ndata, an evaluation benchmark, as training data" in card
 
 
 def _index_of(bfcl_id: str) -> int:
@@ -157,7 +173,7 @@ def test_eval_configs_and_references_from_the_hub_through_a_recipe(tmp_path):
     env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1")
     done = subprocess.run([toolcall_script(), "build", "--recipe", recipe, "--out", out, "--no-progress"], env=env,
                           capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
     report = _report(out)
     mine, bfcl = report["sources"]
     assert (bfcl["eval"], bfcl["records_in"], bfcl["rows_out"], bfcl["rows_test"]) == (True, 240, 240, 240)
@@ -168,7 +184,7 @@ def test_eval_configs_and_references_from_the_hub_through_a_recipe(tmp_path):
                                                         "user_turns": len(multiple), "items_without_user_text": 0}]
     header = yaml.safe_load((out / "README.md").read_text().split("---")[1])
     assert header["evaluation_configs"] == ["bfcl"]
-    assert "**Evaluation configs:** `bfcl` hold" in (out / "README.md").read_text()
+    assert "**Evaluation configs:** `bfcl` holds\nevaluation data" in (out / "README.md").read_text()
     assert len(load_dataset(str(out), "bfcl", split="test")) == 240
     assert list(load_dataset(str(out), "bfcl")) == ["test"]
     train, test = load_dataset(str(out), split="train"), load_dataset(str(out), split="test")
@@ -197,7 +213,8 @@ def test_near_duplicates_are_reported_per_source_pair(tmp_path):
     result = build_dataset(_near_sources(tmp_path), tmp_path / "o", progress=False)
     report = _report(tmp_path / "o")
     a, b = report["sources"]
-    assert (b["duplicates_removed"], b["near_duplicates_found"], b["near_duplicates_removed"], b["rows_out"]) == (1, 1, 0, 2)
+    counts = (b["duplicates_removed"], b["near_duplicates_found"], b["near_duplicates_removed"], b["rows_out"])
+    assert counts == (1, 1, 0, 2)
     (pair,) = report["near_duplicates"]["pairs"]
     rows = {r["messages"][0]["content"]: r for r in load_dataset(str(tmp_path / "o"), split="train")}
     kept, near = rows[LONG.format(city="Lyon")], rows[LONG.format(city="Lyon").replace("two", "three")]
@@ -226,7 +243,7 @@ def test_near_duplicates_removed_on_request_are_kept_aside(tmp_path):
     assert len(load_dataset(str(out), split="train")) == 3
 
 
-# -- caps, weights, split -----------------------------------------------------------------------------------------------
+# -- caps, weights, split ----------------------------------------------------------------------------------------------
 def _numbered(path: Path, name: str, count: int) -> Path:
     return _write(path / f"{name}.jsonl", [_record(f"{name} question number {i}: is it warm in Rome?", "Rome")
                                            for i in range(count)])
@@ -260,7 +277,8 @@ def test_weights_mix_the_default_train_split(mixed):
     for spec in specs:
         own = load_dataset(str(folder / "out"), spec.config, split="train")["id"]
         expected = sum(copies(row_id, spec.weight) for row_id in own)
-        assert list(default["source"]).count(spec.config) == expected == report["mix"]["default_train_rows"][spec.config]
+        mixed_rows = report["mix"]["default_train_rows"][spec.config]
+        assert list(default["source"]).count(spec.config) == expected == mixed_rows
     counts = report["mix"]["default_train_rows"]
     sources = {s["config"]: s for s in report["sources"]}
     assert counts["double"] == 2 * sources["double"]["rows_train"] and counts["none"] == 0
@@ -280,7 +298,7 @@ def test_split_is_by_row_id_loadable_and_independent_of_other_rows(mixed, tmp_pa
     assert set(load_dataset(str(alone.out_dir), "double", split="test")["id"]) == test_ids["double"]
 
 
-# -- plots, the printed table, reproducible bytes -----------------------------------------------------------------------
+# -- plots, the printed table, reproducible bytes ----------------------------------------------------------------------
 def test_plots_are_in_the_card_and_rebuilds_are_byte_identical(tmp_path):
     hermes = REPO_ROOT / "dataset_scripts" / "examples" / "hermes.jsonl"
     tokenizer = shared_path("fixtures", "tokenizers", "qwen2.5")

@@ -101,7 +101,7 @@ def build_dataset(
             raise NothingBuilt(_nothing_built(stats))
         mix = write_mix(tmp, sources, shard_rows) if needs_mix(sources) else None
         token_notes = _sample_tokens(tmp, stats, tokenizer, settings.token_sample)
-        plots = write_plots(tmp, stats, tokenizer_name=settings.plot_tokenizer)
+        plots = write_plots(tmp, stats, tokenizer_name=settings.plot_tokenizer) if settings.plots else []
         plot_info = {"files": [plot.file for plot in plots], "tokenizer": settings.plot_tokenizer, **token_notes}
         report = build_report(stats, strict=strict, settings=settings, curation=curation.summary(), mix=mix,
                               plots=plot_info)

@@ -95,6 +95,11 @@ def describe_sources(sources: list["SourceSpec"]) -> str:
     return f"{count} source{'s' if count != 1 else ''}: " + " and ".join(parts)
 
 
+def bfcl_training(stats: list[SourceStats]) -> list[str]:
+    """The configs that hold BFCL (evaluation) rows and are not marked ``eval``."""
+    return [s.config for s in stats if not s.eval and s.formats.get("bfcl")]
+
+
 def card_for_repo(text: str, repo_id: str) -> str:
     """The card text with the dataset id of its ``load_dataset(...)`` examples set to ``repo_id``."""
     return re.sub(r'load_dataset\("[^"]*"', lambda _: f'load_dataset("{repo_id}"', text)
@@ -127,6 +132,7 @@ def write_card(root: Path, sources: list["SourceSpec"], stats: list[SourceStats]
         unreadable=[dict(u, config=s.config) for s in stats for u in s.unreadable_files],
         licenses={spec.config: spec.license for spec in sources},
         eval_configs=[spec.config for spec in sources if spec.eval],
+        bfcl_training=bfcl_training(stats),
         has_test=any(s.rows_test for s in stats if not s.eval),
         test_fraction=(report.get("split") or {}).get("test_fraction", 0),
         mix=report.get("mix"),

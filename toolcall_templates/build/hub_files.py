@@ -28,7 +28,8 @@ def dataset_files(repo_id: str, *, revision: str | None = None, data_files: Any 
 
     patterns = [data_files] if isinstance(data_files, str) else data_files
     if patterns is not None and (not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns)):
-        raise SourceError(f"data_files of Hub dataset {repo_id!r} must be a glob or a list of globs, got {data_files!r}")
+        raise SourceError(f"data_files of Hub dataset {repo_id!r} must be a glob or a list of globs, "
+                          f"got {data_files!r}")
     try:
         snapshot = Path(snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=patterns))
     except Exception as exc:  # network, auth, missing repo or revision: all mean "cannot read this dataset"

@@ -19,8 +19,8 @@ from .spec import SourceSpec
 CHUNK_RECORDS = 256
 
 
-def normalized_records(spec: SourceSpec, strict: bool, num_proc: int,
-                       unreadable: list[dict[str, str]] | None = None) -> Iterator[tuple[str, Any, dict | None, str | None]]:
+def normalized_records(spec: SourceSpec, strict: bool, num_proc: int, unreadable: list[dict[str, str]] | None = None,
+                       ) -> Iterator[tuple[str, Any, dict | None, str | None]]:
     """``(ref, original_record, row, error)`` for every record of the source, in input order; files that could not
     be read at all are appended to ``unreadable`` instead (they are not records)."""
     fmt = source_format(spec)

@@ -55,7 +55,8 @@ def read_recipe(path: str | Path) -> Recipe:
         raise ValueError(f"recipe {str(recipe_path)!r} must be a mapping with a 'sources' list")
     unknown = set(document) - _TOP_KEYS
     if unknown:
-        raise ValueError(f"recipe {str(recipe_path)!r} has unknown keys {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+        raise ValueError(f"recipe {str(recipe_path)!r} has unknown keys {sorted(unknown)}; "
+                         f"allowed: {sorted(_TOP_KEYS)}")
     specs = []
     for index, entry in enumerate(document["sources"]):
         specs.append(_spec(entry, recipe_path.parent, f"{recipe_path.name}: sources[{index}]"))

@@ -49,7 +49,8 @@ class NearDuplicates:
 
     def check(self) -> None:
         if self.mode not in NEAR_DUPLICATE_MODES:
-            raise ValueError(f"near_duplicates.mode must be one of {', '.join(NEAR_DUPLICATE_MODES)}, got {self.mode!r}")
+            raise ValueError(f"near_duplicates.mode must be one of {', '.join(NEAR_DUPLICATE_MODES)}, "
+                             f"got {self.mode!r}")
         _check_fraction("near_duplicates.threshold", self.threshold, low_open=True)
         _check_int("near_duplicates.num_perm", self.num_perm, 16)
 
@@ -62,6 +63,8 @@ class BuildSettings:
     near_duplicates: NearDuplicates = field(default_factory=NearDuplicates)
     test_fraction: float = 0.0
     """Share of each training config's rows held out as its ``test`` split, chosen by row id hash (``split``)."""
+    plots: bool = True
+    """Draw the card's plots (``images/``); a temporary build that nobody reads may skip them."""
     plot_tokenizer: str | None = None
     """Tokenizer (local folder or Hub id) for the tokens-per-row plot; without one that plot is skipped."""
     token_sample: int = 1000

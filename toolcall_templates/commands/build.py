@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from ..build.builder import NothingBuilt, SourceSpec, build_dataset, spec_from_cli
+from ..build.card import bfcl_training
 from ..build.dataset_info import expand_sources
 from ..build.options import parse_option, with_option
 from ..build.readers import SourceError
@@ -160,7 +161,8 @@ def apply_curation(specs: list[SourceSpec], settings: BuildSettings, args: argpa
             try:
                 setattr(by_config[config], field, convert(value))
             except ValueError:
-                raise ValueError(f"{flag} {text!r}: {value!r} is not a {'whole ' if convert is int else ''}number") from None
+                kind = "a whole number" if convert is int else "a number"
+                raise ValueError(f"{flag} {text!r}: {value!r} is not {kind}") from None
     for config in args.eval_config:
         if config not in by_config:
             raise ValueError(f"--eval-config {config!r} names no source config; configs: {', '.join(by_config)}")
@@ -194,6 +196,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     report = result.report
     print_table(report)
+    for config in bfcl_training(result.stats):
+        print(f"warning: {config}: BFCL evaluation data built for training; mark it --eval-config {config} (recipe "
+              "`eval: true`) to keep it out of training and decontaminate the other configs against it",
+              file=sys.stderr)
     print(f"wrote {result.out_dir} (load it with datasets.load_dataset({json.dumps(str(result.out_dir))}))")
     return 0
 
