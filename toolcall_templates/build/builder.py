@@ -101,13 +101,21 @@ def build_dataset(
             raise NothingBuilt(_nothing_built(stats))
         mix = write_mix(tmp, sources, shard_rows) if needs_mix(sources) else None
         token_notes = _sample_tokens(tmp, stats, tokenizer, settings.token_sample)
-        plots = write_plots(tmp, stats, tokenizer_name=settings.plot_tokenizer) if settings.plots else []
-        plot_info = {"files": [plot.file for plot in plots], "tokenizer": settings.plot_tokenizer, **token_notes}
+        tokenizer_name = _public_name(settings.plot_tokenizer)
+        plots = write_plots(tmp, stats, tokenizer_name=tokenizer_name) if settings.plots else []
+        plot_info = {"files": [plot.file for plot in plots], "tokenizer": tokenizer_name, **token_notes}
         report = build_report(stats, strict=strict, settings=settings, curation=curation.summary(), mix=mix,
                               plots=plot_info)
         write_report(tmp, report)
         write_card(tmp, sources, stats, title=title, repo_id=repo_id, report=report, plots=plots)
     return BuildResult(Path(out_dir).expanduser().resolve(), stats)
+
+
+def _public_name(path_or_id: str | None) -> str | None:
+    """A Hub id as it is, a local path by its last component (the card never shows local paths)."""
+    if path_or_id is None or not Path(path_or_id).expanduser().exists():
+        return path_or_id
+    return Path(path_or_id).expanduser().resolve().name
 
 
 def _sample_tokens(root: Path, stats: list[SourceStats], tokenizer: Any, limit: int) -> dict[str, Any]:

@@ -125,7 +125,7 @@ def write_card(root: Path, sources: list["SourceSpec"], stats: list[SourceStats]
         title=title,
         repo_hint=repo_id or f"ORG/{title}",
         origin=describe_sources(sources),
-        example_config=next((s.config for s in stats if s.rows_out), sources[0].config),
+        example_config=next((s.config for s in stats if s.rows_train), sources[0].config),
         sources=sources,
         stats=stats,
         totals=totals,

@@ -37,15 +37,15 @@ def write_plots(root: Path, stats: list[SourceStats], *, tokenizer_name: str | N
     labels = [f"{s.config} (eval)" if s.eval else s.config for s in stats]
     drawings = [
         ("turns_per_conversation", "Assistant turns per conversation (share of rows)",
-         lambda ax: _stacked(ax, labels, [_buckets(s.turns_per_row, 6) for s in stats], "share of rows")),
+         lambda ax: _stacked(ax, labels, [_buckets(s.turns_per_row, 6) for s in stats], "rows")),
         ("calls_per_assistant_turn", "Tool calls per assistant turn (share of assistant turns)",
-         lambda ax: _stacked(ax, labels, [_buckets(s.calls_per_turn, 4) for s in stats], "share of assistant turns")),
+         lambda ax: _stacked(ax, labels, [_buckets(s.calls_per_turn, 4) for s in stats], "assistant turns")),
         ("parallel_call_share", "Parallel-call share (tool-calling turns with several calls)",
          lambda ax: _bars(ax, labels, [100 * s.parallel_share for s in stats])),
         ("languages_per_source", "Languages per source (share of rows)",
-         lambda ax: _stacked(ax, labels, _top([s.languages for s in stats]), "share of rows")),
+         lambda ax: _stacked(ax, labels, _top([s.languages for s in stats]), "rows")),
         ("formats_per_source", "Source formats per source (share of rows)",
-         lambda ax: _stacked(ax, labels, _top([s.formats for s in stats]), "share of rows")),
+         lambda ax: _stacked(ax, labels, _top([s.formats for s in stats]), "rows")),
     ]
     if any(s.token_counts for s in stats):
         drawings.insert(3, ("tokens_per_row", f"Tokens per row under {tokenizer_name} (sampled rows)",
@@ -105,7 +105,7 @@ def _stacked(axes, labels: list[str], rows: list[dict[str, int]], unit: str) -> 
         axes.barh(labels, shares, left=left, color=colors[index], label=category, height=0.7)
         left = [a + b for a, b in zip(left, shares)]
     axes.set_xlim(0, 100)
-    axes.set_xlabel(f"% {unit}")
+    axes.set_xlabel(f"% of {unit}")
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
 
 
