@@ -286,6 +286,20 @@ def test_weights_mix_the_default_train_split(mixed):
     assert "| `half` | 0.5 |" in (folder / "out" / "README.md").read_text()
 
 
+def test_split_files_are_those_load_dataset_reads(mixed):
+    import pyarrow.parquet as pq
+
+    from toolcall_templates.build.layout import split_files
+
+    out = mixed[0] / "out"
+    for config, split in ((None, "train"), (None, "test"), ("double", "test"), ("half", "train")):
+        files = split_files(out, config, split)
+        assert sum(pq.read_metadata(f).num_rows for f in files) == len(load_dataset(str(out), config, split=split))
+    assert all(f.parent.name == "default" for f in split_files(out))  # the weighted mix, not the per-source copies
+    with pytest.raises(ValueError, match="no split 'validation'"):
+        split_files(out, "double", "validation")
+
+
 def test_split_is_by_row_id_loadable_and_independent_of_other_rows(mixed, tmp_path):
     folder, specs, settings = mixed
     test_ids = {}
