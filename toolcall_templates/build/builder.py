@@ -86,7 +86,9 @@ def build_dataset(
     settings.check()
     for spec in sources:
         spec.check_curation()
-    tokenizer = load_reference_tokenizer(settings.plot_tokenizer) if settings.plot_tokenizer else None
+    tokenizer = None
+    if settings.plots and settings.plot_tokenizer:
+        tokenizer = load_reference_tokenizer(settings.plot_tokenizer)
     references = [path for ref in settings.decontamination.references for path in local_inputs(ref)]
     inputs = [*protect, *references, *(path for spec in sources for path in local_inputs(spec))]
     with staged_output(out_dir, command="build", inputs=inputs, overwrite=overwrite) as tmp:
