@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from conftest import SHARED, load_tokenizer, shared_path, stand_in_tokenizer
-from own_template_families import FAMILIES, family_tokenizer, markers, template_text
+from conftest import load_tokenizer, shared_path, stand_in_tokenizer
+from own_template_families import family_tokenizer, markers, template_text
 from own_template_oracle import oracle_turns
 from toolcall_templates import tokenize_conversation, tokenize_dataset
 from toolcall_templates.tokenization.tokenize import ConversationDropped, tokenize_conversation_rows
@@ -179,6 +179,14 @@ def test_conversations_one_row_cannot_hold_are_split_or_dropped_and_counted():
                                        history="drop")
     assert dropped["id"] == ["answer"] and report.dropped == {"history_rewritten": 1}
     assert "assistant message 1" in report.examples["history_rewritten"][0]
+
+
+def test_worker_processes_give_the_same_rows():
+    tokenizer = family_tokenizer("gptoss")  # a foreign template: rendered in the sandbox in each worker
+    dataset = dataset_of(WEATHER, ANSWER, {**WEATHER, "id": "again"})
+    serial = tokenize_dataset(dataset, tokenizer, keep_columns=("id",), desc=None)
+    parallel = tokenize_dataset(dataset, tokenizer, keep_columns=("id",), desc=None, num_proc=2, batch_size=1)
+    assert serial.to_list() == parallel.to_list() and set(serial["id"]) == {"weather", "answer", "again"}
 
 
 def test_turns_a_template_cannot_express_are_left_out_with_their_reason():

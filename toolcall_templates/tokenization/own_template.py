@@ -98,6 +98,10 @@ class OwnTemplate:
         """GLM style: what follows a final turn (with calls: True) through the stop token that the next message's
         header starts with (the next message is a tool result after calls, a user message otherwise)."""
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for ``datasets.map`` worker processes: renderers are rebuilt there on first use."""
+        return {**self.__dict__, "_renderers": {}}
+
     @property
     def sources(self) -> tuple[str, ...]:
         """The template texts rendered: for rows with tools, and (when it differs) for rows without."""

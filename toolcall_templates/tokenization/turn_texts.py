@@ -20,7 +20,6 @@ from typing import Any, Callable
 from ..templates import is_plain_json
 from .own_template import OwnTemplate, describe
 
-TURN_REASONS: tuple[str, ...] = ("template_error", "prompt_mismatch", "no_stop_token", "turn_not_rendered")
 _ANCHOR_CHARS = 64
 """Characters of a turn's end used to find it again in a render that rewrote its beginning."""
 
