@@ -223,12 +223,17 @@ def test_function_call_generation_spans_cover_model_text_only():
 
 @pytest.mark.parametrize("name", REACT)
 def test_react_unanswered_calls_end_the_turn_like_ms_swift(name):
+    """The text ends the turn as ms-swift's training encoding does, but only what the model generates is trained:
+    it stops at the stop string ``Observation:`` and never writes the ``<|im_end|>`` after it."""
     messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "", "tool_calls": [
         call("get_weather", {"city": "Oslo"})]}]
     text, spans = render(name, messages, [WEATHER_TOOL])
     assert text.endswith("<|im_start|>assistant\nAction: get_weather\nAction Input: {'city': 'Oslo'}\n"
                          "Observation:<|im_end|>\n")
-    assert text[spans[-1][0]:spans[-1][1]].endswith("Observation:<|im_end|>")
+    assert text[spans[-1][0]:spans[-1][1]] == "Action: get_weather\nAction Input: {'city': 'Oslo'}\nObservation:"
+    answered = messages[:1] + [{"role": "assistant", "content": "Observation:"}]
+    text, spans = render(name, answered, [WEATHER_TOOL])
+    assert text.endswith("Observation:<|im_end|>\n") and text[spans[-1][0]:spans[-1][1]] == "Observation:"
 
 
 @pytest.mark.parametrize("name", REACT)
