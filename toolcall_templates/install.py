@@ -173,9 +173,20 @@ def _from_chat_template(chat_template: str) -> str | None:
         if "<think>" in chat_template:
             return "qwen3" if "enable_thinking" in chat_template else "qwen3-thinking-2507"
         if "<tool_call>" in chat_template:
-            return "qwen2.5" if "You are Qwen, created by Alibaba Cloud" in chat_template else "qwen3-instruct-2507"
+            return _qwen_json_template(chat_template)
         return "chatml"
     return None
+
+
+def _qwen_json_template(chat_template: str) -> str:
+    """Qwen2.5 or Qwen3-Instruct-2507 (JSON calls, no think block) by what their texts do differently, not by the
+    default system prompt alone, which fine-tunes of Qwen2.5 often edit: 2507 renders non-string content as empty
+    text and JSON-text arguments verbatim, Qwen2.5 writes an assistant turn without calls through one branch."""
+    if "You are Qwen, created by Alibaba Cloud" in chat_template:
+        return "qwen2.5"
+    if "tool_call.arguments is string" in chat_template and "message.content is string" in chat_template:
+        return "qwen3-instruct-2507"
+    return "qwen2.5"
 
 
 def _qwen_xml_template(chat_template: str) -> str:
