@@ -60,12 +60,13 @@ def test_templates_whose_format_is_not_shipped_are_refused():
 def test_a_qwen25_template_with_its_own_system_prompt_stays_qwen25():
     """Fine-tunes of Qwen2.5 often replace the default system prompt; what tells 2507 from 2.5 is how the texts
     render, not that sentence."""
-    import trl
     from pathlib import Path
+
+    import trl
 
     official = (Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja").read_text(encoding="utf-8")
     qwen25 = official.replace("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
-                                             "You are Acme's support assistant.")
+                              "You are Acme's support assistant.")
     assert "Alibaba" not in qwen25
     assert detect_template_name(FakeTokenizer("some/local-path", qwen25, CHATML)) == "qwen2.5"
     assert detect_template_name(FakeTokenizer("some/local-path", trl_original("qwen3-instruct-2507"),
