@@ -213,3 +213,25 @@ print(json.dumps([row["meta"]["payload"], row["messages"][1]["tool_calls"][0]["f
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [value, value]
+
+
+def test_rows_without_tools_save_write_parquet_and_push_layout(tmp_path):
+    """Rows that declare no tools (``tools`` null) used to make ``save_to_disk`` / ``to_parquet`` / ``push_to_hub``
+    fail inside pyarrow ("cannot construct builder for type extension<arrow.json>"); with tool rows after them too."""
+    from datasets import Dataset, load_dataset, load_from_disk
+
+    chat = normalize({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
+                     "openai")
+    assert chat["tools"] is None
+    tooled = normalize({"messages": [{"role": "user", "content": "weather?"}, {"role": "assistant", "content": None,
+                        "tool_calls": [{"type": "function", "function": {"name": "w", "arguments": '{"t": 0.3}'}}]}],
+                        "tools": [{"type": "function", "function": {"name": "w", "parameters": {
+                            "type": "object", "properties": {"t": {"type": "number"}}}}}]}, "openai")
+    for rows in ([chat] * 3, [chat] * 3 + [tooled]):
+        dataset = Dataset.from_list(rows, features=features())
+        dataset.save_to_disk(str(tmp_path / "disk"))
+        dataset.to_parquet(str(tmp_path / "rows.parquet"))
+        for loaded in (load_from_disk(str(tmp_path / "disk")),
+                       load_dataset("parquet", data_files=str(tmp_path / "rows.parquet"), split="train")):
+            assert loaded.to_list() == dataset.to_list()
+            assert loaded[-1]["tools"] == rows[-1]["tools"] and loaded[0]["tools"] is None

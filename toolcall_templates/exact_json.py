@@ -10,7 +10,9 @@ A template renders those digits into the training text. ``Dataset.from_list(rows
 library's ``json``: shortest round-trip float text, integers of any size, ``-0.0``, unicode and key order kept.
 Values that are not JSON (NaN and infinities, numpy arrays, datetimes, ...) are written as ``datasets`` wrote them
 before; numpy scalars by their exact value. The stored text is plain JSON, readable by ``datasets`` without this
-package (with its own decoding caveat).
+package (with its own decoding caveat). One more function is replaced for the same columns: the table visitor that
+``save_to_disk``, ``to_parquet`` and ``push_to_hub`` run, which pyarrow makes fail on JSON values inside all-null
+lists (:func:`visit_storage`).
 
 ``import toolcall_templates`` calls :func:`install_on_import`, which patches the modules already imported and hooks
 the import of the others, so ``datasets`` itself is never imported by it and the order of imports does not matter.
@@ -30,7 +32,10 @@ _MODULE_NAMES: dict[str, tuple[str, ...]] = {
     "datasets.features.features": ("ujson_dumps", "ujson_loads"),  # the Json feature's encode / decode / cast
     "datasets.arrow_writer": ("ujson_dumps",),  # on_mixed_types="use_json"
     "datasets.packaged_modules.json.json": ("ujson_dumps", "ujson_loads"),  # load_dataset("json", ...)
+    "datasets.arrow_dataset": ("table_visitor",),  # _estimate_nbytes: save_to_disk, to_parquet, push_to_hub
 }
+_ORIGINAL_HOMES = {"ujson_dumps": "datasets.utils.json", "ujson_loads": "datasets.utils.json",
+                   "table_visitor": "datasets.table"}
 
 _originals: dict[str, Callable[..., Any]] = {}
 
@@ -56,6 +61,19 @@ def exact_loads(text: Any, *args: Any, **kwargs: Any) -> Any:
     return json.loads(text)
 
 
+def visit_storage(table: Any, function: Callable[..., None]) -> None:
+    """``datasets.table.table_visitor`` over the table's storage view (``arrow_storage.storage_table``).
+
+    pyarrow cannot flatten a list of structs holding a JSON value when the list's entries are all null ("MakeBuilder:
+    cannot construct builder for type extension<arrow.json>"), and ``datasets`` flattens every list column to look
+    for media files before ``save_to_disk``, ``to_parquet`` and ``push_to_hub``: a chunk of rows that declare no tools
+    (``tools`` null) made them fail. The visitor reads the features from the schema's metadata, which the storage view
+    keeps, and looks only for media features, so it finds the same things."""
+    from .arrow_storage import storage_table
+
+    _original("table_visitor")(storage_table(table), function)
+
+
 def install() -> None:
     """Make the ``datasets`` modules already imported use exact JSON (idempotent)."""
     for module_name in _MODULE_NAMES:
@@ -73,14 +91,18 @@ def install_on_import() -> None:
 
 def is_installed() -> bool:
     """Whether every imported module of ``_MODULE_NAMES`` uses exact JSON."""
-    replacements = {"ujson_dumps": exact_dumps, "ujson_loads": exact_loads}
+    replacements = _replacements()
     return all(getattr(sys.modules[name], attr) is replacements[attr]
                for name, attrs in _MODULE_NAMES.items() if name in sys.modules for attr in attrs)
 
 
 # -- internals ---------------------------------------------------------------------------------------------------
+def _replacements() -> dict[str, Callable[..., Any]]:
+    return {"ujson_dumps": exact_dumps, "ujson_loads": exact_loads, "table_visitor": visit_storage}
+
+
 def _patch(module: Any) -> None:
-    replacements = {"ujson_dumps": exact_dumps, "ujson_loads": exact_loads}
+    replacements = _replacements()
     for attr in _MODULE_NAMES[module.__name__]:
         current = getattr(module, attr, None)
         if current is None or current is replacements[attr]:
@@ -90,10 +112,10 @@ def _patch(module: Any) -> None:
 
 
 def _original(attr: str) -> Callable[..., Any]:
-    if attr not in _originals:
-        from datasets.utils import json as datasets_json  # patched on import: its originals are then recorded
+    if attr not in _originals:  # importing the module that defines it patches the modules that use it
+        import importlib
 
-        _originals.setdefault(attr, getattr(datasets_json, attr))
+        _originals.setdefault(attr, getattr(importlib.import_module(_ORIGINAL_HOMES[attr]), attr))
     return _originals[attr]
 
 
