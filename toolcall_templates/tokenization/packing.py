@@ -33,6 +33,20 @@ class PackingStats:
         """Share of the bins' capacity holding real tokens."""
         return self.tokens / self.capacity if self.capacity else 0.0
 
+    def add(self, other: "PackingStats") -> "PackingStats":
+        """Count ``other`` in too (streaming packs buffer by buffer)."""
+        self.sequences += other.sequences
+        self.bins += other.bins
+        self.tokens += other.tokens
+        self.capacity += other.capacity
+        self.first_labels_masked += other.first_labels_masked
+        self.empty_rows += other.empty_rows
+        return self
+
+    def report(self) -> dict[str, Any]:
+        """The ``packing`` entry of a ``TokenizeReport``."""
+        return {"rows": self.bins, "fill": round(self.fill, 4), "first_labels_masked": self.first_labels_masked}
+
 
 def best_fit_decreasing(lengths: Sequence[int], capacity: int) -> list[list[int]]:
     """Bins of item indices: items by decreasing length, each into the fullest bin that still fits it.
@@ -116,15 +130,23 @@ def pack_dataset(dataset: Any, max_length: int, *, return_stats: bool = False) -
     ``position_ids`` (restarting at every conversation) and ``seq_lengths``; other columns are dropped. Arrow and
     numpy do the concatenation, so memory stays at the size of the token columns.
     """
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
     from datasets import Dataset
 
     for column in ("input_ids", "labels"):
         if column not in dataset.column_names:
             raise ValueError(f"pack_dataset needs a {column!r} column; got {dataset.column_names}")
-    table = dataset.select_columns(["input_ids", "labels"]).with_format("arrow")[:]
+    packed, stats = pack_table(dataset.select_columns(["input_ids", "labels"]).with_format("arrow")[:], max_length)
+    result = Dataset(packed)
+    return (result, stats) if return_stats else result
+
+
+def pack_table(table: Any, max_length: int) -> tuple[Any, PackingStats]:
+    """Pack the rows of an Arrow table (``input_ids``, ``labels``) into bins of at most ``max_length`` tokens: the
+    packed table (the columns of :func:`pack_dataset`) and its statistics. Streaming packs one buffer at a time."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     ids_column = table.column("input_ids").combine_chunks()
     labels_column = table.column("labels").combine_chunks()
     lengths = pc.list_value_length(ids_column).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -157,7 +179,6 @@ def pack_dataset(dataset: Any, max_length: int, *, return_stats: bool = False) -
         "seq_lengths": as_lists(seq_lengths.astype(np.int32), pa.array(bin_item_offsets)),
         "attention_mask": as_lists(np.ones(len(flat_ids), dtype=np.int8)),
     })
-    result = Dataset(packed)
     stats = PackingStats(len(present), len(bins), int(seq_lengths.sum()), len(bins) * max_length, masked,
                          empty_rows=int(len(lengths) - len(present)))
-    return (result, stats) if return_stats else result
+    return packed, stats
