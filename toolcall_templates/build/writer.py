@@ -12,25 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..arrow_storage import storage_type
 from ..schema import Row, features
 
 DEFAULT_SHARD_ROWS = 100_000
 SHARD_BYTES = 64 * 1024 * 1024
 """A shard is flushed at whichever comes first: ``shard_rows`` rows or this much encoded JSON text."""
 ROW_GROUP_ROWS = 2_000
-
-
-def _storage_type(arrow_type):
-    """The same type with every JSON extension type replaced by its string storage."""
-    import pyarrow as pa
-
-    if isinstance(arrow_type, pa.BaseExtensionType):
-        return arrow_type.storage_type
-    if pa.types.is_list(arrow_type):
-        return pa.list_(pa.field(arrow_type.value_field.name, _storage_type(arrow_type.value_type)))
-    if pa.types.is_struct(arrow_type):
-        return pa.struct([pa.field(f.name, _storage_type(f.type)) for f in arrow_type])
-    return arrow_type
 
 
 def _dumps(value: Any) -> str:
@@ -63,7 +51,7 @@ class ShardWriter:
         self.shard_rows = shard_rows
         self.split = split
         self._schema = features().arrow_schema
-        self._storage_schema = pa.schema([pa.field(f.name, _storage_type(f.type)) for f in self._schema])
+        self._storage_schema = pa.schema([pa.field(f.name, storage_type(f.type)) for f in self._schema])
         self._buffer: list[dict[str, Any]] = []
         self._tables: list[Any] = []
         self._buffer_bytes = 0
