@@ -22,7 +22,8 @@ from own_template_oracle import check_rows, oracle_turns, text_arguments
 LEFT_OUT = re.compile(r"assistant messages? \[?(\d+)")
 DROP_REASONS = {"control_token", "template_error", "turn_not_rendered", "prompt_mismatch", "no_stop_token"}
 """Why a whole conversation may be dropped: the row's own data, the template refusing it, or no turn expressible."""
-SHIPPED = {"qwen2.5": "qwen2.5", "qwen3": "qwen3", "llama3.1": "llama3.1", "llama3.2": "llama3.2", "glm4": "glm4"}
+SHIPPED = {"qwen2.5": "qwen2.5", "qwen3": "qwen3", "llama3.1": "llama3.1", "llama3.2": "llama3.2", "glm4": "glm4",
+           "chatml-react-en": "qwen2.5", "chatml-toolbench": "qwen2.5"}
 
 
 @lru_cache(maxsize=1)
