@@ -44,9 +44,10 @@ def test_examples_build_every_format_without_rejects(built):
 def test_folder_loads_with_load_dataset_default_and_per_config(built):
     out, result = built
     everything = load_dataset(str(out), split="train")
-    assert len(everything) == sum(s.rows_out for s in result.stats)
+    assert len(everything) == sum(s.rows_out for s in result.stats if not s.eval)
+    assert [s.config for s in result.stats if s.eval] == ["bfcl"]  # an evaluation config, as in the recipe
     for stats in result.stats:
-        one = load_dataset(str(out), stats.config, split="train")
+        one = load_dataset(str(out), stats.config, split="test" if stats.eval else "train")
         assert len(one) == stats.rows_out and set(one["source"]) == {stats.config}
     row = everything[0]
     assert isinstance(row["tools"][0]["function"]["parameters"], dict) if row["tools"] else True
@@ -62,7 +63,7 @@ def test_card_has_configs_licenses_and_statistics(built):
     assert "config_name: default" in header and "license: apache-2.0" in header
     for stats in result.stats:
         assert f"config_name: {stats.config}" in header
-        assert f"| `{stats.config}` |" in card
+        assert f"| `{stats.config}`{' (eval)' if stats.eval else ''} |" in card
 
 
 def test_rebuild_is_byte_identical_and_replaces_atomically(built, tmp_path):

@@ -92,11 +92,13 @@ def _beside(spec: SourceSpec, base: Path) -> SourceSpec:
 
 
 def example_sources() -> list[SourceSpec]:
-    """One config per bundled example file ``dataset_scripts/examples/<format>.jsonl`` (config = format name)."""
+    """One config per bundled example file ``dataset_scripts/examples/<format>.jsonl`` (config = format name); BFCL
+    is an evaluation config, as in the published recipe."""
     folder = resource_path("dataset_scripts") / "examples"
     files = sorted(folder.glob("*.jsonl"))
     if not files:
         raise FileNotFoundError(f"no bundled examples in {folder}")
     return [SourceSpec(config=file.stem, path=str(file), format=file.stem, license=EXAMPLES_LICENSE,
-                       description=f"hand-written {file.stem} examples bundled with toolcall-templates")
+                       description=f"hand-written {file.stem} examples bundled with toolcall-templates",
+                       eval=file.stem == "bfcl")
             for file in files]
