@@ -1,13 +1,15 @@
 """``toolcall tokenize``: tokenize a built dataset folder with exact label masks, and report every drop.
 
     toolcall tokenize --in toolcall-unified [--config NAME] --tokenizer PATH_OR_ID [--template NAME]
-                      [--max-length N] --out tokenized/
+                      [--max-length N] [--streaming] --out tokenized/
 
 Reads ``data/<config>/*.parquet`` as written by ``toolcall build`` (every config when ``--config`` is omitted), or
 raw sources (any file or folder ``toolcall build`` reads, normalized on the way, ``--format`` optional), writes the
 tokenized dataset (``save_to_disk``, or parquet shards with ``--save-format parquet``) and ``tokenize_report.json``
 (rows in and out, drops by reason with examples, truncations, control tokens, options, normalization counts).
 The output folder follows the rules of ``output_dir``; a run that keeps no row writes nothing and exits 1.
+``--streaming`` reads the parquet rows lazily and writes parquet shards as rows are tokenized, with bounded memory
+(raw sources are built into a temporary folder first, as without it).
 """
 
 from __future__ import annotations
@@ -79,8 +81,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="template render argument (VALUE parsed as JSON when possible), e.g. date_string=...")
     parser.add_argument("--num-proc", type=int, help="worker processes")
     parser.add_argument("--batch-size", type=int, default=256, help="rows per tokenizer call")
-    parser.add_argument("--save-format", choices=("disk", "parquet"), default="disk",
-                        help="save_to_disk folder (default) or parquet shards under data/")
+    parser.add_argument("--save-format", choices=("disk", "parquet"),
+                        help="save_to_disk folder (default) or parquet shards under data/ (--streaming: parquet)")
+    parser.add_argument("--streaming", action="store_true",
+                        help="read the input lazily and write parquet shards under data/ as rows are tokenized, "
+                             "with bounded memory (same rows and report; --pack packs --pack-buffer rows at a time)")
+    parser.add_argument("--pack-buffer", type=int, default=1000, metavar="N",
+                        help="with --streaming --pack: rows packed together at a time (default: 1000)")
     parser.add_argument("--out", required=True, metavar="DIR2", help="output folder (see above)")
     parser.add_argument("--overwrite", action="store_true",
                         help="also write into an existing folder that toolcall did not write (never into an input)")
@@ -92,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.pack and args.max_length is None:
             raise ValueError("--pack needs --max-length")
+        if args.streaming and args.save_format == "disk":
+            raise ValueError("--streaming writes parquet shards; --save-format disk needs the whole dataset in memory")
         check_output(args.out, _inputs(args), overwrite=args.overwrite)
         with canonical_files(args) as (files, normalized):
             report = tokenize_folder(args, files, normalized)
@@ -196,33 +205,60 @@ def tokenize_folder(args: argparse.Namespace, files: list[str], normalized: dict
     if args.no_progress:
         datasets.disable_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    dataset = datasets.load_dataset("parquet", data_files=files, split="train")
+    dataset = datasets.load_dataset("parquet", data_files=files, split="train", streaming=args.streaming)
     keep = [c for c in ("id", "source") if c in dataset.column_names and not args.pack]
     tokenized, report = tokenize_dataset(
         dataset, tokenizer, args.template, args.max_length, args.num_proc, train_on=args.train_on,
         truncation=args.truncation, control_tokens=args.control_tokens, pack=args.pack, batch_size=args.batch_size,
         keep_columns=keep, template_kwargs=parse_render_args(args.arg), return_report=True,
-        stop_tokens=args.stop_tokens, history=args.history,
+        stop_tokens=args.stop_tokens, history=args.history, pack_buffer=args.pack_buffer,
     )
+    if args.streaming:
+        return _write_streamed(args, tokenized, report, files, normalized)
+    _refuse_when_nothing_kept(report)
+    with staged_output(args.out, command="tokenize", inputs=_inputs(args), overwrite=args.overwrite) as out:
+        if args.save_format == "parquet":
+            (out / "data").mkdir(parents=True)
+            tokenized.to_parquet(str(out / "data" / "train-00000-of-00001.parquet"))
+        else:
+            tokenized.save_to_disk(str(out))
+        return _write_report(args, out, report, files, normalized)
+
+
+def _write_streamed(args: argparse.Namespace, stream: Any, report: Any, files: list[str],
+                    normalized: dict[str, Any] | None) -> dict[str, Any]:
+    """Tokenize as the shards are written (the report is complete once they are); nothing is published when no
+    row was kept."""
+    from tqdm.auto import tqdm
+
+    from ..tokenization.parquet_shards import write_parquet_shards
+
+    with staged_output(args.out, command="tokenize", inputs=_inputs(args), overwrite=args.overwrite) as out:
+        with tqdm(desc="Tokenizing (streaming)", unit=" rows", disable=args.no_progress) as bar:
+            write_parquet_shards(stream, out / "data", progress=bar.update)
+        _refuse_when_nothing_kept(report)
+        return _write_report(args, out, report, files, normalized)
+
+
+def _refuse_when_nothing_kept(report: Any) -> None:
     if report.rows_out == 0:
         dropped = ", ".join(f"{reason}: {count}" for reason, count in sorted(report.dropped.items()))
         raise NothingKept(f"no rows kept: {report.rows_in} row(s) in, all dropped ({dropped or 'none read'}); "
                           "nothing was written")
+
+
+def _write_report(args: argparse.Namespace, out: Path, report: Any, files: list[str],
+                  normalized: dict[str, Any] | None) -> dict[str, Any]:
+    """Write ``tokenize_report.json`` into the staged output; the summary written."""
     summary = {
         **report.to_dict(),
         "input": files if normalized is None else [str(args.input)],
         "tokenizer": args.tokenizer,
         "options": {"max_length": args.max_length, "truncation": args.truncation, "train_on": args.train_on,
                     "control_tokens": args.control_tokens, "pack": args.pack, "render_args": args.arg,
-                    "stop_tokens": args.stop_tokens, "history": args.history},
+                    "stop_tokens": args.stop_tokens, "history": args.history, "streaming": args.streaming},
     }
     if normalized is not None:
         summary["normalize"] = normalized
-    with staged_output(args.out, command="tokenize", inputs=_inputs(args), overwrite=args.overwrite) as out:
-        if args.save_format == "disk":
-            tokenized.save_to_disk(str(out))
-        else:
-            (out / "data").mkdir(parents=True)
-            tokenized.to_parquet(str(out / "data" / "train-00000-of-00001.parquet"))
-        (out / REPORT_NAME).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / REPORT_NAME).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary

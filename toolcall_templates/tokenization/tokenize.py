@@ -173,21 +173,31 @@ def tokenize_dataset(
     desc: str | None = "Tokenizing",
     stop_tokens: Sequence[str] | None = None,
     history: str = "split",
+    pack_buffer: int = 1000,
 ) -> Any:
-    """Tokenize a ``datasets.Dataset`` of canonical rows; dropped rows are removed and counted.
+    """Tokenize a ``datasets.Dataset`` (or a streaming ``IterableDataset``) of canonical rows; dropped rows are
+    removed and counted.
 
     Returns the tokenized dataset (``input_ids``, ``attention_mask``, ``labels`` and any ``keep_columns``; packed
     into ``max_length`` bins with ``position_ids`` when ``pack=True``), or ``(dataset, TokenizeReport)`` with
     ``return_report=True``. Drops are also logged as a warning. ``template``, ``stop_tokens`` and ``history`` are
     as in :func:`tokenize_conversation`; a split conversation gives several rows, each with its ``keep_columns``.
-    """
-    from datasets import Dataset, Features
 
-    if not isinstance(dataset, Dataset):
-        raise TypeError(f"tokenize_dataset needs a datasets.Dataset, got {type(dataset).__name__} (for streaming, "
-                        "call ConversationEncoder.encode_rows on batches of rows)")
+    An ``IterableDataset`` gives a lazy ``IterableDataset`` of the same rows (:mod:`streaming`): nothing is read
+    until it is iterated, the report counts the rows as they are consumed, and ``pack=True`` packs ``pack_buffer``
+    rows at a time.
+    """
+    from datasets import Dataset, Features, IterableDataset
+
+    streaming = isinstance(dataset, IterableDataset)
+    if not streaming and not isinstance(dataset, Dataset):
+        raise TypeError(f"tokenize_dataset needs a datasets.Dataset or IterableDataset, got {type(dataset).__name__}")
     if pack and max_length is None:
         raise ValueError("pack=True needs max_length")
+    if streaming:
+        from .streaming import streamable
+
+        source, dataset = dataset, streamable(dataset, num_proc=num_proc, pack_buffer=pack_buffer)
     options = dict(max_length=max_length, train_on=train_on, truncation=truncation, control_tokens=control_tokens,
                    template_kwargs=dict(template_kwargs or {}), history=history,
                    stop_tokens=None if stop_tokens is None else list(stop_tokens))
@@ -201,8 +211,17 @@ def tokenize_dataset(
         needed = list(dataset.column_names)
         options = {**options, "normalize_code": raw.code_version()}  # the map's cache key covers the normalizers
     features = Features({**{c: dataset.features[c] for c in keep_columns}, **_output_features()})
+    map_batch = _MapBatch(encoder, {c: dataset.features[c] for c in needed}, tuple(keep_columns), raw)
+    if streaming:
+        from .streaming import tokenize_stream
+
+        report = TokenizeReport(template=encoder.template.name, stop_tokens=list(encoder.stop_tokens))
+        stream = tokenize_stream(dataset, map_batch, report, input_columns=needed, batch_size=batch_size,
+                                 features={c: features[c] for c in [*keep_columns, *OUTPUT_COLUMNS]},
+                                 pack_length=max_length if pack else None, pack_buffer=pack_buffer, source=source)
+        return (stream, report) if return_report else stream
     mapped = dataset.with_format("arrow").map(
-        _MapBatch(encoder, {c: dataset.features[c] for c in needed}, tuple(keep_columns), raw),
+        map_batch,
         input_columns=needed,  # only these are read; JSON is decoded exactly (row_decoding), not by datasets
         batched=True,
         batch_size=batch_size,
@@ -223,8 +242,7 @@ def tokenize_dataset(
         from .packing import pack_dataset
 
         kept, stats = pack_dataset(kept, max_length, return_stats=True)
-        report.packing = {"rows": stats.bins, "fill": round(stats.fill, 4),
-                          "first_labels_masked": stats.first_labels_masked}
+        report.packing = stats.report()
     return (kept, report) if return_report else kept
 
 
@@ -334,22 +352,26 @@ def _row_ref(row: Any) -> str | None:
 
 def _report(mapped: Any) -> TokenizeReport:
     """Aggregate the status columns (Arrow-side for the token counts)."""
+    return count_statuses(TokenizeReport(), mapped.with_format("arrow")[:])
+
+
+def count_statuses(report: TokenizeReport, table: Any, first_row: int = 0) -> TokenizeReport:
+    """Count the rows of a table of :class:`_MapBatch` output (status columns included) into ``report``; a row
+    without an id is named by its position, ``first_row`` for the table's first."""
     import pyarrow.compute as pc
 
-    table = mapped.with_format("arrow")[:]
-    report = TokenizeReport()
     columns = {c: table.column(c).to_pylist() for c in _STATUS_COLUMNS}
     lengths = pc.list_value_length(table.column("input_ids")).to_pylist()
     labels = table.column("labels")
     for i in range(table.num_rows):
-        report.add_row(ref=columns["_ref"][i] or f"row {i}", drop_reason=columns["_drop_reason"][i],
+        report.add_row(ref=columns["_ref"][i] or f"row {first_row + i}", drop_reason=columns["_drop_reason"][i],
                        detail=columns["_detail"][i] or "", truncated=columns["_truncated"][i],
                        control_tokens=columns["_control_tokens"][i], escaped=bool(columns["_escaped"][i]),
                        tokens=lengths[i] or 0, part=columns["_part"][i] or 0, history=columns["_history"][i],
                        turns_left_out=columns["_turns_left_out"][i] or (),
                        reasoning_not_rendered=columns["_reasoning_not_rendered"][i] or 0)
     flat = pc.list_flatten(labels)
-    report.trained_tokens = int(pc.sum(pc.not_equal(flat, -100)).as_py() or 0) if len(flat) else 0
+    report.trained_tokens += int(pc.sum(pc.not_equal(flat, -100)).as_py() or 0) if len(flat) else 0
     return report
 
 
