@@ -38,6 +38,7 @@ _EXPORTS = {
     "tokenize_dataset": "tokenization.tokenize",
     "pack_dataset": "tokenization.packing",
     "ToolCallCollator": "tokenization.collator",
+    "sft_conversations": "tokenization.sft_conversations",
 }
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "detect_format", "list_formats", "features", "Row", "Message", "Tool", "ToolCall",
     "get_template", "list_templates", "render", "apply_tool_template", "parse_tool_calls", "parse_assistant",
     "build_dataset", "load_unified", "restore_instructions", "SourceSpec", "tokenize_conversation", "tokenize_dataset", "pack_dataset", "ToolCallCollator",
+    "sft_conversations",
 ]
 
 
