@@ -16,6 +16,11 @@ Such batches also carry ``use_cache=False``: transformers only derives the per-c
 training under a plain ``Trainer`` (TRL's ``SFTTrainer`` sets it too); without it the conversations would silently
 attend to each other.
 
+Under TRL's ``SFTTrainer``, ``SFTConfig(padding_free=True)`` and ``packing=True`` refuse any ``data_collator``:
+pass none there, since TRL's own ``DataCollatorForLanguageModeling`` builds these same batches from tokenized rows
+(``position_ids`` from ``seq_lengths``, each conversation's first label ``-100``). This collator, with
+``padding_free=True``, may also be passed to an ``SFTTrainer`` whose config leaves ``padding_free`` off.
+
 torch is imported only when a batch is built, so the rest of the package works without it.
 """
 
