@@ -3,10 +3,10 @@ labels on every path: (a) built rows with ``assistant_only_loss``, (b) pre-token
 ``Trainer`` with ``ToolCallCollator``, each padded, padding-free and packed.
 
 The blocks of the README section are executed in order, in one namespace, with only the names a test machine
-cannot download replaced (:func:`stand_ins`, :func:`substituted`): ``MODEL`` becomes a tiny random Qwen2 saved with the real Qwen2.5
-tokenizer, ``"toolcall-unified"`` a folder built by ``toolcall build`` from two short Glaive demo conversations,
-``output_dir="out"`` a temporary folder on the CPU. Every model the recipes load records the batches it receives
-(``fed_batches``), and every run's final ``train_loss`` is recorded from ``Trainer.log``.
+cannot download replaced (:func:`stand_ins`, :func:`substituted`): ``MODEL`` becomes a tiny random Qwen2 saved with
+the real Qwen2.5 tokenizer, ``"toolcall-unified"`` a folder built by ``toolcall build`` from two short Glaive demo
+conversations, ``output_dir="out"`` a temporary folder on the CPU. Every model the recipes load records the batches
+it receives (``fed_batches``), and every run's final ``train_loss`` is recorded from ``Trainer.log``.
 """
 
 from __future__ import annotations
