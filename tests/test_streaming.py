@@ -38,6 +38,12 @@ def demo_files(tmp_path_factory) -> dict[int, list[str]]:
     return files
 
 
+@pytest.fixture(scope="module")
+def demo_built(tmp_path_factory) -> Path:
+    """Eight Glaive demo conversations built by ``toolcall build`` (the user's folder)."""
+    return built_demo_dataset(tmp_path_factory.mktemp("built"), tuple(range(8)))
+
+
 def load(files: list[str], streaming: bool):
     from datasets import load_dataset
 
@@ -159,10 +165,10 @@ def test_streams_that_cannot_be_tokenized_are_refused_with_the_reason(demo_files
         tokenize_dataset(unusable, tokenizer)
 
 
-def test_toolcall_tokenize_streaming_writes_the_same_rows_under_the_same_output_rules(tmp_path):
+def test_toolcall_tokenize_streaming_writes_the_same_rows_under_the_same_output_rules(tmp_path, demo_built):
     from datasets import load_dataset
 
-    built = built_demo_dataset(tmp_path, tuple(range(16)))
+    built = demo_built
     tokenizer = shared_path("fixtures", "tokenizers", "qwen2.5")
     common = ("tokenize", "--in", built, "--tokenizer", tokenizer, "--max-length", MAX_LENGTH, "--no-progress")
     plain = run_toolcall(*common, "--save-format", "parquet", "--out", tmp_path / "plain")
@@ -230,8 +236,9 @@ def _weather(i: int) -> dict:
     turns = [{"role": "user", "content": f"Weather in Paris {i}?"}]
     for n, city in enumerate(("Paris", "Rome")):
         call_id = f"call_{i}_{n}"
-        turns += [{"role": "assistant", "content": None, "tool_calls": [{"id": call_id, "type": "function", "function": {
-                      "name": "get_weather", "arguments": json.dumps({"city": city})}}]},
+        call = {"id": call_id, "type": "function",
+                "function": {"name": "get_weather", "arguments": json.dumps({"city": city})}}
+        turns += [{"role": "assistant", "content": None, "tool_calls": [call]},
                   {"role": "tool", "tool_call_id": call_id, "content": f"{18 + n}C"},
                   {"role": "assistant", "content": f"{18 + n}C in {city}."}]
         if n == 0:
@@ -242,3 +249,68 @@ def _weather(i: int) -> dict:
 def _unusable():
     yield {"text": "not a conversation"}
     yield {"text": "nor this"}
+
+
+# -- the README recipe --------------------------------------------------------------------------------------------
+README_SECTION = "## Streaming and many machines"
+
+
+def readme_python_blocks(heading: str) -> str:
+    """The ```python blocks of the README section ``heading`` (to the next ``## `` heading), joined."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
+    return "\n".join(part.split("\n```", 1)[0] for part in section.split("```python\n")[1:])
+
+
+def test_the_readme_streaming_recipe_runs_and_feeds_the_trainer_exact_labels(tmp_path, monkeypatch, demo_built):
+    """The README's blocks run as written, with only the model id (a tiny random Qwen2 saved with the real Qwen2.5
+    tokenizer), ``"toolcall-unified"`` (:func:`demo_built`) and ``"out"``
+    replaced; the streamed report equals the in-memory one, and the packed rows the Trainer feeds the model hold
+    ``tokenize_dataset``'s conversations and labels."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tiny_models import save, tiny_qwen2
+
+    from toolcall_templates import load_unified
+
+    tokenizer = load_tokenizer("qwen2.5")
+    model_dir = save(tiny_qwen2(tokenizer, hidden=32), tokenizer, tmp_path / "tiny-qwen2")
+    dataset = demo_built
+    code = readme_python_blocks(README_SECTION)
+    for written, stand_in in (('"Qwen/Qwen2.5-0.5B-Instruct"', model_dir), ('"toolcall-unified"', dataset),
+                              ('"out"', tmp_path / "out")):
+        assert written in code, f"the README streaming recipe no longer uses {written}: update this test"
+        code = code.replace(written, repr(str(stand_in)))
+
+    fed: list[dict] = []
+    load = transformers.AutoModelForCausalLM.from_pretrained
+
+    def recording_load(*args, **kwargs):
+        model = load(*args, **kwargs)
+        model.register_forward_pre_hook(lambda _, __, inputs: fed.append(
+            {k: inputs[k][0].tolist() for k in ("input_ids", "labels", "position_ids")}), with_kwargs=True)
+        return model
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", recording_load)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    namespace: dict = {"__name__": "readme_streaming"}
+    try:
+        exec(compile(code, "README.md (streaming)", "exec"), namespace)
+    finally:
+        torch.set_num_threads(threads)
+
+    expected, expected_report = tokenize_dataset(load_unified(str(dataset)), tokenizer, max_length=2048,
+                                                 keep_columns=["id"], return_report=True, desc=None)
+    assert namespace["report"].to_dict() == expected_report.to_dict() and expected_report.rows_out >= 6
+    assert len(fed) == 2  # max_steps=2
+    conversations = Counter((tuple(r["input_ids"]), tuple(r["labels"][1:])) for r in expected)
+    for batch in fed:
+        starts = [i for i, position in enumerate(batch["position_ids"]) if position == 0] + [len(batch["input_ids"])]
+        for start, end in zip(starts, starts[1:]):
+            if batch["labels"][start:end] == [-100] * (end - start):
+                continue  # a padded tail
+            segment = (tuple(batch["input_ids"][start:end]), tuple(batch["labels"][start + 1:end]))
+            assert conversations[segment] > 0, "the Trainer was fed a conversation tokenize_dataset did not give"
