@@ -149,3 +149,20 @@ def test_numbers_arrow_turned_into_floats_are_named_in_a_warning(caplog):
         tokenize_dataset(Dataset.from_list([limited, fractional]), load_tokenizer("qwen2.5"), desc=None)
     assert "tools[].function.parameters.properties.k.maximum as floats" in caplog.text
     assert "toolcall build" in caplog.text
+
+
+def test_a_dataset_whose_first_record_has_no_tools_is_named_in_a_warning(caplog):
+    """Dataset.from_list takes its columns from the first record: without a 'tools' key there, the column is absent
+    and every row would be tokenized with no tools declared; the warning says so and what to do."""
+    from datasets import Dataset
+
+    chat = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}
+    dataset = Dataset.from_list([chat, WEATHER])
+    assert "tools" not in dataset.column_names
+    with caplog.at_level(logging.WARNING):
+        tokenize_dataset(dataset, load_tokenizer("qwen2.5"), desc=None)
+    assert "no 'tools' column" in caplog.text and "Dataset.from_list" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        tokenize_dataset(Dataset.from_list([{**chat, "tools": None}, WEATHER]), load_tokenizer("qwen2.5"), desc=None)
+    assert "no 'tools' column" not in caplog.text

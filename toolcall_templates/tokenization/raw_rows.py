@@ -57,6 +57,10 @@ class RawRows:
         if floats:
             logger.warning("rows are not canonical; Arrow stored the numbers of %s as floats, so an integer there "
                            "(10) reads as 10.0 in the rendered text; %s", ", ".join(floats[:5]), ADVICE)
+        if calls_without_tools_column(features):
+            logger.warning("the rows' messages hold tool_calls but the dataset has no 'tools' column, so every row is "
+                           "tokenized with no tools declared (Dataset.from_list takes its columns from the first "
+                           "record only: give every record a 'tools' key, or pass features=); %s", ADVICE)
 
     def encode(self, encoder: ConversationEncoder, batch: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
                                                                                       list[Outcome]]:
@@ -88,6 +92,12 @@ class RawRows:
     def code_version() -> str:
         """Hash of the package's code (normalizers included), for the cache key of a map over raw rows."""
         return _package_digest()
+
+
+def calls_without_tools_column(features: Mapping[str, Any]) -> bool:
+    """Whether the messages are stored with a ``tool_calls`` field while the dataset has no ``tools`` column."""
+    message = getattr(features.get("messages"), "feature", None)
+    return "tools" not in features and isinstance(message, Mapping) and "tool_calls" in message
 
 
 def float_fields(features: Mapping[str, Any], prefix: str = "") -> list[str]:
